@@ -1,0 +1,108 @@
+# Coffer - a secure archive for chat messages.
+# make            build build/coffer and build/cofferfs
+# make check      build and run every test (SAN=1: under ASan + UBSan)
+# make install    PREFIX=/usr/local DESTDIR=
+# make deps       install the Debian packages needed to build and test
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+DESTDIR ?=
+
+WARNINGS = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wformat-security \
+	-Wstrict-prototypes -Wmissing-prototypes -Wold-style-definition \
+	-Wpointer-arith -Wcast-align -Wwrite-strings -Wvla -Wundef \
+	-Wimplicit-fallthrough -Wnull-dereference -Wredundant-decls
+CFLAGS ?= -O2 -g
+PKGS = fuse3 libsodium lmdb jansson
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+
+ifeq ($(SAN),1)
+O ?= build-san
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+O ?= build
+SANFLAGS =
+endif
+
+ALL_CFLAGS = -std=c17 -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE \
+	$(WARNINGS) $(CFLAGS) $(SANFLAGS) $(PKG_CFLAGS) -Ifs -MMD -MP
+ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(SANFLAGS) $(LDFLAGS)
+LIBS = $(PKG_LIBS) -lpthread
+
+LIB_SRC = $(filter-out fs/cofferfs_main.c,$(wildcard fs/*.c))
+TOOL_SRC = $(wildcard tools/*.c)
+TEST_SRC = $(wildcard tests/unit/test_*.c)
+
+LIB_OBJ = $(LIB_SRC:%.c=$(O)/%.o)
+TOOL_OBJ = $(TOOL_SRC:%.c=$(O)/%.o)
+TESTS = $(TEST_SRC:tests/unit/%.c=$(O)/tests/%)
+
+.PHONY: all tests check check-unit check-e2e install uninstall clean deps deps-ok demo fuzz bench
+
+all: $(O)/coffer $(O)/cofferfs
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/libcoffer.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(O)/coffer: $(TOOL_OBJ) $(O)/libcoffer.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $(TOOL_OBJ) $(O)/libcoffer.a $(LIBS)
+
+$(O)/cofferfs: $(O)/fs/cofferfs_main.o $(O)/libcoffer.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(O)/libcoffer.a $(LIBS)
+
+$(O)/tests/%: $(O)/tests/unit/%.o $(O)/libcoffer.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(O)/libcoffer.a $(LIBS)
+
+tests: all $(TESTS)
+
+# Every test: unit programs, then the end-to-end scripts (they mount).
+# The build runs in a sub-make so that packages installed by deps-ok are
+# seen by pkg-config.
+check: deps-ok
+	@$(MAKE) --no-print-directory tests
+	O=$(O) sh tests/run.sh
+
+check-unit: tests
+	O=$(O) sh tests/run.sh unit
+
+check-e2e: tests
+	O=$(O) sh tests/run.sh e2e
+
+demo: deps-ok
+	@$(MAKE) --no-print-directory all
+	O=$(O) sh tools/demo.sh
+
+deps-ok:
+	@sh tools/ensure-deps.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(O)/coffer $(DESTDIR)$(BINDIR)/coffer
+	install -m 0755 $(O)/cofferfs $(DESTDIR)$(SBINDIR)/cofferfs
+	install -m 0644 docs/coffer.1 $(DESTDIR)$(MANDIR)/man1/coffer.1
+	install -m 0644 docs/cofferfs.8 $(DESTDIR)$(MANDIR)/man8/cofferfs.8
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/coffer $(DESTDIR)$(SBINDIR)/cofferfs \
+	    $(DESTDIR)$(MANDIR)/man1/coffer.1 $(DESTDIR)$(MANDIR)/man8/cofferfs.8
+
+# The Debian 12 packages needed to build and test (the list is in
+# tools/ensure-deps.sh); installs only what is missing.
+deps:
+	sh tools/ensure-deps.sh
+
+clean:
+	rm -rf build build-san
+
+-include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(O)/fs/cofferfs_main.d $(TEST_SRC:tests/unit/%.c=$(O)/tests/unit/%.d)

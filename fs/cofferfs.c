@@ -1,0 +1,841 @@
+/*
+ * cofferfs.c - the read-only FUSE file system (cofferfs.h) on the libfuse3
+ * low-level API: a table of small handlers over the model in view.c.
+ *
+ * The tree never changes while mounted, so every entry and attribute is
+ * given a one-day timeout and files are opened keep_cache (or not opened
+ * at all where the kernel allows it).  A conversation is decrypted and
+ * rendered on the first lookup or listing inside it; transcripts are then
+ * served from memory, attachments decrypted from their blob on every read
+ * (only the range asked for).  Anything that fails authentication reads as
+ * EIO, and the cause goes to the log (syslog once daemonised), never the
+ * plaintext.  Log lines name conversations by id, never by title.
+ *
+ * Limits: grants are checked when the mount starts and again when a
+ * conversation is first opened; a conversation already open stays readable
+ * until unmount.  Conversations imported after the mount appear on the next
+ * mount.
+ */
+#define FUSE_USE_VERSION 35
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fuse_lowlevel.h>
+
+#include "archive.h"
+#include "blob.h"
+#include "cofferfs.h"
+#include "crypto.h"
+#include "util.h"
+#include "view.h"
+
+#define CFS_TIMEOUT 86400.0     /* seconds: the view is immutable while mounted */
+#define CFS_BLKSIZE 65536
+
+/* Everything a mount shares between its worker threads. */
+struct cfs_mount {
+	struct cf_archive *a;           /* arch_lock (not documented thread-safe) */
+	struct cf_session *s;           /* arch_lock */
+	struct cf_chat_list chats;      /* immutable while serving */
+	struct cf_view *view;           /* no lock: thread-safe by itself (view.h) */
+	pthread_mutex_t arch_lock;      /* every call into a and s: policy checks,
+	                                 * conversation loads, attachment opens;
+	                                 * also serialises builds and handle stores */
+	uid_t uid;                      /* immutable */
+	gid_t gid;                      /* immutable */
+	int no_open;                    /* written by cfs_init before any other */
+	int no_opendir;                 /* request is handled; read-only after */
+};
+
+static struct cfs_mount *
+cfs_mount_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static void
+cfs_id_hex(const struct cfs_mount *m, size_t idx, char hex[2 * CF_ID_BYTES + 1])
+{
+	cf_hex_encode(hex, m->chats.v[idx].id, CF_ID_BYTES);
+}
+
+/* ---- attributes ----------------------------------------------------------- */
+
+static void
+cfs_stat(const struct cfs_mount *m, const struct cf_view_attr *a, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = (ino_t)a->ino;
+	st->st_mode = a->is_dir ? (S_IFDIR | 0555) : (S_IFREG | 0444);
+	st->st_nlink = a->nlink;
+	st->st_uid = m->uid;
+	st->st_gid = m->gid;
+	st->st_size = (off_t)a->size;
+	st->st_blksize = CFS_BLKSIZE;
+	st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
+	st->st_mtim.tv_sec = (time_t)a->mtime;
+	st->st_atim = st->st_mtim;
+	st->st_ctim = st->st_mtim;
+}
+
+static void
+cfs_entry(const struct cfs_mount *m, const struct cf_view_attr *a, struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = a->ino;
+	e->generation = 1;
+	cfs_stat(m, a, &e->attr);
+	e->entry_timeout = CFS_TIMEOUT;
+	/* A conversation folder not built yet will change its link count. */
+	e->attr_timeout = a->final ? CFS_TIMEOUT : 0.0;
+}
+
+/* ---- building conversations --------------------------------------------- */
+
+/*
+ * Decrypt and render conversation idx unless done already.  Returns 0,
+ * -EIO (it failed, now or before), -EACCES (no longer granted) or -ENOMEM.
+ */
+static int
+cfs_conv_build(struct cfs_mount *m, size_t idx)
+{
+	const struct cf_chat *c = &m->chats.v[idx];
+	struct cf_chat_content cc;
+	char hex[2 * CF_ID_BYTES + 1];
+	int rc, st;
+
+	memset(&cc, 0, sizeof(cc));
+	if ((rc = pthread_mutex_lock(&m->arch_lock)) != 0)
+		return -EIO;
+	st = cf_view_conv_state(m->view, idx);
+	if (st != 0) {
+		rc = st > 0 ? 0 : -EIO;
+		goto out;
+	}
+	rc = cf_policy_check(m->a, m->s, c->id);
+	if (rc == -EACCES) {
+		cfs_id_hex(m, idx, hex);
+		cf_error("conversation %s: access is no longer granted to %s", hex,
+		    cf_session_name(m->s));
+		goto out;
+	}
+	if (rc == 0)
+		rc = cf_chat_load(m->a, c, &cc);
+	if (rc == 0) {
+		rc = cf_view_conv_build(m->view, idx, c, &cc);
+		if (rc == -EEXIST)
+			rc = 0;
+	}
+	if (rc == -EBADMSG) {
+		/* Tampered or damaged: cf_chat_load reported which blob.  The
+		 * conversation stays unreadable until unmount. */
+		cfs_id_hex(m, idx, hex);
+		cf_error("conversation %s: unreadable until remounted", hex);
+		cf_view_conv_fail(m->view, idx, rc);
+	}
+	if (rc != 0 && rc != -EACCES && rc != -ENOMEM)
+		rc = -EIO;
+out:
+	cf_chat_content_free(&cc);
+	pthread_mutex_unlock(&m->arch_lock);
+	return rc;
+}
+
+/* Make sure folder dir can be searched: build its conversation if it is a
+ * conversation folder not built yet.  Returns 0 or -errno. */
+static int
+cfs_dir_ready(struct cfs_mount *m, fuse_ino_t dir)
+{
+	size_t idx;
+	int st;
+
+	if (cf_view_conv_of(m->view, dir, &idx) != 0)
+		return 0;
+	st = cf_view_conv_state(m->view, idx);
+	if (st > 0)
+		return 0;
+	if (st < 0)
+		return -EIO;
+	return cfs_conv_build(m, idx);
+}
+
+/* ---- attachments ---------------------------------------------------------- */
+
+static void
+cfs_reader_close(void *h)
+{
+	cf_blob_close(h);
+}
+
+/*
+ * The open blob reader of attachment ino, opened on first use and kept for
+ * the mount.  Returns NULL with *err set (-EIO, -ENOMEM, …) on failure.
+ */
+static struct cf_blob_reader *
+cfs_reader(struct cfs_mount *m, fuse_ino_t ino, size_t conv,
+    const uint8_t blob_id[CF_ID_BYTES], uint64_t size, int *err)
+{
+	struct cf_blob_reader *r;
+	char hex[2 * CF_ID_BYTES + 1];
+	int rc;
+
+	if ((r = cf_view_handle_get(m->view, ino)) != NULL)
+		return r;
+	if ((rc = pthread_mutex_lock(&m->arch_lock)) != 0) {
+		*err = -EIO;
+		return NULL;
+	}
+	if ((r = cf_view_handle_get(m->view, ino)) != NULL)
+		goto out;
+	rc = cf_chat_attachment_open(m->a, &m->chats.v[conv], blob_id, &r);
+	if (rc == 0 && cf_blob_plain_size(r) != size) {
+		cf_hex_encode(hex, blob_id, CF_ID_BYTES);
+		cf_error("attachment blob %s: size %llu, the conversation says %llu", hex,
+		    (unsigned long long)cf_blob_plain_size(r), (unsigned long long)size);
+		cf_blob_close(r);
+		r = NULL;
+		rc = -EBADMSG;
+	}
+	if (rc == 0 && (rc = cf_view_handle_set(m->view, ino, r)) != 0) {
+		/* Only this function stores handles, under arch_lock. */
+		cf_blob_close(r);
+		r = cf_view_handle_get(m->view, ino);
+		rc = r != NULL ? 0 : -EIO;
+	}
+	if (rc != 0) {
+		r = NULL;
+		*err = (rc == -ENOMEM) ? rc : -EIO;
+	}
+out:
+	pthread_mutex_unlock(&m->arch_lock);
+	return r;
+}
+
+/* ---- handlers ------------------------------------------------------------ */
+
+static void
+cfs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct cfs_mount *m = userdata;
+
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	/* Always READDIRPLUS: one request gives find and du every attribute. */
+	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
+	if (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) {
+		conn->want |= FUSE_CAP_NO_OPEN_SUPPORT;
+		m->no_open = 1;
+	}
+	if (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) {
+		conn->want |= FUSE_CAP_NO_OPENDIR_SUPPORT;
+		m->no_opendir = 1;
+	}
+}
+
+static void
+cfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct cfs_mount *m = cfs_mount_of(req);
+	struct fuse_entry_param e;
+	struct cf_view_attr a;
+	int rc;
+
+	rc = cf_view_lookup(m->view, parent, name, &a);
+	if (rc == -EAGAIN && (rc = cfs_dir_ready(m, parent)) == 0)
+		rc = cf_view_lookup(m->view, parent, name, &a);
+	if (rc == -ENOENT) {
+		/* Let the kernel remember the absence: nothing appears later. */
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = CFS_TIMEOUT;
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	if (rc != 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	cfs_entry(m, &a, &e);
+	fuse_reply_entry(req, &e);
+}
+
+static void
+cfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	/* Nodes live as long as the mount: nothing to count. */
+	(void)ino;
+	(void)nlookup;
+	fuse_reply_none(req);
+}
+
+static void
+cfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct cfs_mount *m = cfs_mount_of(req);
+	struct cf_view_attr a;
+	struct stat st;
+	int rc;
+
+	(void)fi;
+	if ((rc = cf_view_getattr(m->view, ino, &a)) != 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	cfs_stat(m, &a, &st);
+	fuse_reply_attr(req, &st, a.final ? CFS_TIMEOUT : 0.0);
+}
+
+/* READDIR and READDIRPLUS: offsets are entry numbers, 1 and 2 being "."
+ * and "..", so a listing can resume anywhere. */
+static void
+cfs_readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, int plus)
+{
+	struct cfs_mount *m = cfs_mount_of(req);
+	struct cf_view_attr a;
+	struct fuse_entry_param e;
+	struct stat st;
+	const char *name;
+	char *buf;
+	size_t used = 0, n;
+	off_t pos;
+	int rc;
+
+	if ((rc = cf_view_getattr(m->view, ino, &a)) != 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	if (!a.is_dir) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	if ((rc = cfs_dir_ready(m, ino)) != 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	if ((buf = malloc(size)) == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	for (pos = off < 0 ? 0 : off;; pos++) {
+		if (pos == 0) {
+			name = ".";
+			rc = cf_view_getattr(m->view, ino, &a) == 0 ? 1 : -EIO;
+		} else if (pos == 1) {
+			name = "..";
+			rc = cf_view_getattr(m->view, ino, &a);
+			if (rc == 0)
+				rc = cf_view_getattr(m->view, a.parent, &a);
+			rc = rc == 0 ? 1 : -EIO;
+		} else {
+			rc = cf_view_readdir(m->view, ino, (size_t)(pos - 2), &name, &a);
+		}
+		if (rc <= 0)
+			break;
+		if (plus) {
+			cfs_entry(m, &a, &e);
+			n = fuse_add_direntry_plus(req, buf + used, size - used, name, &e, pos + 1);
+		} else {
+			cfs_stat(m, &a, &st);
+			n = fuse_add_direntry(req, buf + used, size - used, name, &st, pos + 1);
+		}
+		if (n > size - used)
+			break;
+		used += n;
+	}
+	if (rc < 0 && used == 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void
+cfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	(void)fi;
+	cfs_readdir_common(req, ino, size, off, 0);
+}
+
+static void
+cfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+    struct fuse_file_info *fi)
+{
+	(void)fi;
+	cfs_readdir_common(req, ino, size, off, 1);
+}
+
+static void
+cfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct cfs_mount *m = cfs_mount_of(req);
+	struct cf_view_attr a;
+
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (m->no_open) {
+		/* The kernel takes this as success and stops sending OPEN. */
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	if (cf_view_getattr(m->view, ino, &a) != 0) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (a.is_dir) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	fi->keep_cache = 1;
+	fuse_reply_open(req, fi);
+}
+
+static void
+cfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct cfs_mount *m = cfs_mount_of(req);
+	struct cf_view_attr a;
+
+	if (m->no_opendir) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	if (cf_view_getattr(m->view, ino, &a) != 0) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (!a.is_dir) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	fi->keep_cache = 1;
+	fi->cache_readdir = 1;
+	fuse_reply_open(req, fi);
+}
+
+static void
+cfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct cfs_mount *m = cfs_mount_of(req);
+	struct cf_blob_reader *r;
+	uint8_t blob_id[CF_ID_BYTES];
+	const char *text;
+	uint64_t asize;
+	size_t len, conv;
+	uint8_t *buf;
+	ssize_t got;
+	int rc, err = -EIO;
+
+	(void)fi;
+	if (off < 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	rc = cf_view_text(m->view, ino, &text, &len);
+	if (rc == 0) {
+		if ((uint64_t)off >= len)
+			fuse_reply_buf(req, NULL, 0);
+		else
+			fuse_reply_buf(req, text + off, len - (size_t)off < size ? len - (size_t)off : size);
+		return;
+	}
+	if (rc != -EINVAL || (rc = cf_view_attachment(m->view, ino, &conv, blob_id, &asize)) != 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	if ((uint64_t)off >= asize) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	if ((r = cfs_reader(m, ino, conv, blob_id, asize, &err)) == NULL) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	if (asize - (uint64_t)off < size)
+		size = (size_t)(asize - (uint64_t)off);
+	if ((buf = malloc(size)) == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	got = cf_blob_pread(r, buf, size, (uint64_t)off);
+	if (got < 0)
+		fuse_reply_err(req, got == -ENOMEM ? ENOMEM : EIO);
+	else
+		fuse_reply_buf(req, (const char *)buf, (size_t)got);
+	cf_wipe(buf, size);
+	free(buf);
+}
+
+static void
+cfs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct cfs_mount *m = cfs_mount_of(req);
+	struct statvfs sv;
+
+	(void)ino;
+	memset(&sv, 0, sizeof(sv));
+	sv.f_bsize = CFS_BLKSIZE;
+	sv.f_frsize = 512;
+	sv.f_files = (fsfilcnt_t)cf_view_ninodes(m->view);
+	sv.f_namemax = 255;
+	sv.f_flag = ST_RDONLY | ST_NOSUID | ST_NODEV;
+	fuse_reply_statfs(req, &sv);
+}
+
+/* Every modifying request: the file system is read-only. */
+
+static void
+cfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+    struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)attr;
+	(void)to_set;
+	(void)fi;
+	fuse_reply_err(req, EROFS);
+}
+
+static void
+cfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	(void)parent;
+	(void)name;
+	(void)mode;
+	(void)rdev;
+	fuse_reply_err(req, EROFS);
+}
+
+static void
+cfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	(void)parent;
+	(void)name;
+	(void)mode;
+	fuse_reply_err(req, EROFS);
+}
+
+static void
+cfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	(void)parent;
+	(void)name;
+	fuse_reply_err(req, EROFS);
+}
+
+static void
+cfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	(void)link;
+	(void)parent;
+	(void)name;
+	fuse_reply_err(req, EROFS);
+}
+
+static void
+cfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+    const char *newname, unsigned int flags)
+{
+	(void)parent;
+	(void)name;
+	(void)newparent;
+	(void)newname;
+	(void)flags;
+	fuse_reply_err(req, EROFS);
+}
+
+static void
+cfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	(void)ino;
+	(void)newparent;
+	(void)newname;
+	fuse_reply_err(req, EROFS);
+}
+
+static void
+cfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+    struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)buf;
+	(void)size;
+	(void)off;
+	(void)fi;
+	fuse_reply_err(req, EROFS);
+}
+
+static void
+cfs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+    struct fuse_file_info *fi)
+{
+	(void)parent;
+	(void)name;
+	(void)mode;
+	(void)fi;
+	fuse_reply_err(req, EROFS);
+}
+
+static void
+cfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+    size_t size, int flags)
+{
+	(void)ino;
+	(void)name;
+	(void)value;
+	(void)size;
+	(void)flags;
+	fuse_reply_err(req, EROFS);
+}
+
+static void
+cfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	(void)ino;
+	(void)name;
+	fuse_reply_err(req, EROFS);
+}
+
+static void
+cfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+    struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)mode;
+	(void)offset;
+	(void)length;
+	(void)fi;
+	fuse_reply_err(req, EROFS);
+}
+
+static const struct fuse_lowlevel_ops cfs_ops = {
+	.init = cfs_init,
+	.lookup = cfs_lookup,
+	.forget = cfs_forget,
+	.getattr = cfs_getattr,
+	.readdir = cfs_readdir,
+	.readdirplus = cfs_readdirplus,
+	.open = cfs_open,
+	.opendir = cfs_opendir,
+	.read = cfs_read,
+	.statfs = cfs_statfs,
+	.setattr = cfs_setattr,
+	.mknod = cfs_mknod,
+	.mkdir = cfs_mkdir,
+	.unlink = cfs_unlink,
+	.rmdir = cfs_unlink,
+	.symlink = cfs_symlink,
+	.rename = cfs_rename,
+	.link = cfs_link,
+	.write = cfs_write,
+	.create = cfs_create,
+	.setxattr = cfs_setxattr,
+	.removexattr = cfs_removexattr,
+	.fallocate = cfs_fallocate,
+};
+
+/* ---- options --------------------------------------------------------------- */
+
+int
+cfs_parse_o(const char *arg, struct cfs_opts *o, char **rest)
+{
+	/* The zone named by the last tz= seen; o->tz points here. */
+	static char tzbuf[256];
+	const char *p = arg, *end;
+	size_t len, have;
+	char *grown;
+
+	while (*p != '\0') {
+		end = strchr(p, ',');
+		len = end != NULL ? (size_t)(end - p) : strlen(p);
+		if (len == 0) {
+			p += end != NULL;
+			continue;
+		}
+		if (len >= 3 && strncmp(p, "tz=", 3) == 0) {
+			if (len - 3 >= sizeof(tzbuf)) {
+				cf_error("unknown time zone %.*s", (int)(len - 3), p + 3);
+				return -EINVAL;
+			}
+			memcpy(tzbuf, p + 3, len - 3);
+			tzbuf[len - 3] = '\0';
+			if (cf_tz_valid(tzbuf) != 0) {
+				cf_error("unknown time zone %s", tzbuf);
+				return -EINVAL;
+			}
+			o->tz = tzbuf;
+		} else if (len == 2 && strncmp(p, "rw", 2) == 0) {
+			cf_error("option rw: the archive can only be mounted read-only");
+			return -EINVAL;
+		} else if ((len == 11 && strncmp(p, "allow_other", 11) == 0) ||
+		    (len == 10 && strncmp(p, "allow_root", 10) == 0)) {
+			/* the view is decrypted for one principal: sharing it
+			 * with other users would bypass their own grants */
+			cf_error("option %.*s: a mount shows one principal's view and is private "
+			    "to its user", (int)len, p);
+			return -EINVAL;
+		} else {
+			have = *rest != NULL ? strlen(*rest) : 0;
+			if ((grown = realloc(*rest, have + len + 2)) == NULL) {
+				cf_error("out of memory");
+				return -ENOMEM;
+			}
+			if (have > 0)
+				grown[have++] = ',';
+			memcpy(grown + have, p, len);
+			grown[have + len] = '\0';
+			*rest = grown;
+		}
+		p += len;
+		p += *p == ',';
+	}
+	return 0;
+}
+
+/* ---- running ---------------------------------------------------------------- */
+
+static int64_t
+cfs_now_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+		return (int64_t)time(NULL) * 1000;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * After fuse_daemonize: lock the keys again (memory locks are not
+ * inherited by fork) and open the archive afresh.  The keystore's LMDB
+ * environment must not be used across fork (its fcntl locks belong to the
+ * parent, which exits, so another process could reset the reader table
+ * under us).  fuse_daemonize also changed to "/": the archive path is
+ * absolute (cf_archive_open resolved it).
+ */
+static int
+cfs_after_daemonize(struct cfs_mount *m, int foreground)
+{
+	size_t i;
+	int rc;
+
+	if (!foreground)
+		cf_log_to_syslog(1);
+	if ((rc = cf_session_relock(m->s)) != 0)
+		return rc;
+	for (i = 0; i < m->chats.n; i++) {
+		if (m->chats.v[i].kp.sk != NULL &&
+		    (rc = cf_secure_relock(m->chats.v[i].kp.sk, CF_SK_BYTES)) != 0)
+			return rc;
+	}
+	return cf_archive_reopen(m->a);
+}
+
+int
+cfs_run(struct cf_archive *a, struct cf_session *s, const char *mountpoint,
+    const struct cfs_opts *o)
+{
+	struct cfs_mount m;
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_session *se = NULL;
+	struct fuse_loop_config cfg = { .clone_fd = 0, .max_idle_threads = 10 };
+	char *mopts = NULL;
+	int rc, lock_ok = 0, handlers = 0, mounted = 0;
+	int foreground = o->foreground || o->debug;
+
+	memset(&m, 0, sizeof(m));
+	m.a = a;
+	m.s = s;
+	m.uid = getuid();
+	m.gid = getgid();
+	if ((rc = pthread_mutex_init(&m.arch_lock, NULL)) != 0) {
+		cf_error("cannot create a lock: %s", strerror(rc));
+		rc = -rc;
+		goto out;
+	}
+	lock_ok = 1;
+	if (cf_session_role(s) == CF_ROLE_INGEST) {
+		cf_error("%s: %s is an ingest identity: it can add messages, never read them",
+		    cf_archive_dir(a), cf_session_name(s));
+		rc = -EPERM;
+		goto out;
+	}
+	/* Before anything is mounted, so a wrong identity fails here. */
+	if ((rc = cf_chats_list(a, s, &m.chats)) != 0)
+		goto out;
+	if ((rc = cf_view_new(&m.view, &m.chats, o->tz, cfs_now_ms(), cfs_reader_close)) != 0)
+		goto out;
+	if (asprintf(&mopts, "ro,default_permissions,fsname=coffer,subtype=coffer%s%s",
+	    o->fuse_opts != NULL && *o->fuse_opts != '\0' ? "," : "",
+	    o->fuse_opts != NULL ? o->fuse_opts : "") < 0) {
+		mopts = NULL;
+		cf_error("out of memory");
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (fuse_opt_add_arg(&args, "cofferfs") != 0 || fuse_opt_add_arg(&args, "-o") != 0 ||
+	    fuse_opt_add_arg(&args, mopts) != 0 ||
+	    (o->debug && fuse_opt_add_arg(&args, "-d") != 0)) {
+		cf_error("out of memory");
+		rc = -ENOMEM;
+		goto out;
+	}
+	if ((se = fuse_session_new(&args, &cfs_ops, sizeof(cfs_ops), &m)) == NULL) {
+		cf_error("cannot start the FUSE session (options: %s)", mopts);
+		rc = -EINVAL;
+		goto out;
+	}
+	if (fuse_set_signal_handlers(se) != 0) {
+		cf_error("cannot install signal handlers");
+		rc = -EIO;
+		goto out;
+	}
+	handlers = 1;
+	if (fuse_session_mount(se, mountpoint) != 0) {
+		cf_error("%s: cannot mount", mountpoint);
+		rc = -EIO;
+		goto out;
+	}
+	mounted = 1;
+	/* Unless foreground, the parent _exit()s in here once the child is
+	 * set up (so its exit status is 0 and its stdio buffers are not
+	 * flushed: flush them now); only the child returns. */
+	(void)fflush(NULL);
+	if (fuse_daemonize(foreground) != 0) {
+		cf_error("cannot go into the background");
+		rc = -EIO;
+		goto out;
+	}
+	if ((rc = cfs_after_daemonize(&m, foreground)) != 0)
+		goto out;
+	rc = fuse_session_loop_mt(se, &cfg);
+	if (rc < 0) {
+		cf_error("%s: %s", mountpoint, strerror(-rc));
+	} else {
+		rc = 0;         /* unmounted, or stopped by a signal */
+	}
+out:
+	if (mounted)
+		fuse_session_unmount(se);
+	if (handlers)
+		fuse_remove_signal_handlers(se);
+	if (se != NULL)
+		fuse_session_destroy(se);
+	fuse_opt_free_args(&args);
+	free(mopts);
+	cf_view_free(m.view);
+	cf_chats_free(&m.chats);
+	cf_session_free(m.s);
+	cf_archive_close(m.a);
+	if (lock_ok)
+		pthread_mutex_destroy(&m.arch_lock);
+	return rc;
+}

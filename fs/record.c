@@ -1,0 +1,649 @@
+/*
+ * record.c - messages and segment headers as length-prefixed JSON records
+ * (the layout is in record.h), built and parsed with jansson.
+ *
+ * Encoding: one compact JSON object per record (json_dumps with
+ * JSON_COMPACT | JSON_PRESERVE_ORDER, members in the order of record.h),
+ * preceded by its length as u32 little-endian.  Optional members (id,
+ * ts_raw, tz, sender, attachments, extra; for headers chat, title, source,
+ * tz) are omitted when NULL or empty, so "" and NULL read back the same:
+ * NULL for the optional strings of a message, "" for those of a header.
+ * Every string must be valid UTF-8 (strictly: no overlong forms, no
+ * surrogates), else -EINVAL.  "extra" is JSON object text that is embedded
+ * as an object, not as a string, and comes back as compact object text.
+ *
+ * Decoding is strict about shape (a top-level object of the right "type",
+ * required members present with the right JSON type, duplicates refused, no
+ * length running past the buffer) and lenient about content: members it
+ * does not know are ignored.  Header "v" must be 1.  The decoders fill
+ * neither seg_seq nor rec_idx (both 0): the caller knows which segment it
+ * reads and counts the records.
+ *
+ * Errors are returned, not reported: this module never knows the file the
+ * bytes came from, so the caller (which does) reports -EBADMSG with the
+ * blob's path, and -EINVAL with the input it was importing.
+ *
+ * Plaintext: the output buffer grows by copy-and-wipe, never realloc, and
+ * the text from json_dumps is wiped before it is freed.  Copies jansson
+ * makes inside its own objects are wiped too: a constructor installs a free
+ * function that clears malloc_usable_size() bytes before free(), for every
+ * jansson user in the process.  Memory jansson hands out (json_dumps) is
+ * still plain malloc memory, so callers may free() it as before.
+ */
+#include <errno.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "record.h"
+#include "util.h"
+
+#define REC_HDR_VERSION 1
+#define REC_BUF_MIN 256
+#define REC_HEX_ID (2 * CF_ID_BYTES)
+
+/* ---- helpers --------------------------------------------------------- */
+
+/* jansson's free: wipe what the block held (message text) before free(). */
+static void
+rec_json_free(void *p)
+{
+	if (p != NULL) {
+		cf_wipe(p, malloc_usable_size(p));
+		free(p);
+	}
+}
+
+__attribute__((constructor)) static void
+rec_json_init(void)
+{
+	json_set_alloc_funcs(malloc, rec_json_free);
+}
+
+/* Free memory that jansson allocated, with jansson's free function. */
+static void
+rec_jfree(void *p)
+{
+	json_malloc_t m;
+	json_free_t f;
+
+	json_get_alloc_funcs(&m, &f);
+	f(p);
+}
+
+static void
+rec_wipe_free(char *s)
+{
+	if (s == NULL)
+		return;
+	cf_wipe(s, strlen(s));
+	free(s);
+}
+
+/* Strict UTF-8: shortest forms only, no surrogates, nothing past U+10FFFF. */
+static int
+rec_utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p != 0) {
+		uint32_t cp, min;
+		size_t len, k;
+
+		if (*p < 0x80) {
+			p++;
+			continue;
+		}
+		if ((*p & 0xe0) == 0xc0) {
+			len = 2;
+			cp = *p & 0x1fu;
+			min = 0x80;
+		} else if ((*p & 0xf0) == 0xe0) {
+			len = 3;
+			cp = *p & 0x0fu;
+			min = 0x800;
+		} else if ((*p & 0xf8) == 0xf0) {
+			len = 4;
+			cp = *p & 0x07u;
+			min = 0x10000;
+		} else {
+			return 0;
+		}
+		/* A NUL among the continuation bytes fails the 10xxxxxx test. */
+		for (k = 1; k < len; k++) {
+			if ((p[k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (p[k] & 0x3fu);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		p += len;
+	}
+	return 1;
+}
+
+/* o[key] = s (s non-NULL).  json_object_set_new drops v even on failure. */
+static int
+rec_set_str(json_t *o, const char *key, const char *s)
+{
+	json_t *v;
+
+	if (!rec_utf8_valid(s))
+		return -EINVAL;
+	v = json_string(s);
+	if (v == NULL)
+		return -ENOMEM;
+	return json_object_set_new(o, key, v) == 0 ? 0 : -ENOMEM;
+}
+
+static int
+rec_set_opt_str(json_t *o, const char *key, const char *s)
+{
+	if (s == NULL || *s == '\0')
+		return 0;
+	return rec_set_str(o, key, s);
+}
+
+static int
+rec_set_int(json_t *o, const char *key, int64_t n)
+{
+	json_t *v;
+
+	v = json_integer((json_int_t)n);
+	if (v == NULL)
+		return -ENOMEM;
+	return json_object_set_new(o, key, v) == 0 ? 0 : -ENOMEM;
+}
+
+/* Make room for more bytes: copy into a new buffer and wipe the old one. */
+static int
+rec_reserve(uint8_t **buf, size_t *len, size_t *cap, size_t more)
+{
+	size_t need, ncap;
+	uint8_t *nb;
+
+	if (*buf == NULL)
+		*cap = 0;
+	if (more > SIZE_MAX - *len)
+		return -ENOMEM;
+	need = *len + more;
+	if (need <= *cap)
+		return 0;
+	ncap = *cap > REC_BUF_MIN ? *cap : REC_BUF_MIN;
+	while (ncap < need)
+		ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
+	nb = malloc(ncap);
+	if (nb == NULL)
+		return -ENOMEM;
+	if (*buf != NULL) {
+		memcpy(nb, *buf, *len);
+		cf_wipe(*buf, *cap);
+		free(*buf);
+	}
+	*buf = nb;
+	*cap = ncap;
+	return 0;
+}
+
+/* Serialise o and append it as one length-prefixed record. */
+static int
+rec_append(uint8_t **buf, size_t *len, size_t *cap, const json_t *o)
+{
+	char *text;
+	size_t n;
+	uint8_t *p;
+	int rc;
+
+	text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (text == NULL)
+		return -ENOMEM;
+	n = strlen(text);
+	if (n > UINT32_MAX) {
+		rc = -EINVAL;
+		goto out;
+	}
+	rc = rec_reserve(buf, len, cap, 4 + n);
+	if (rc < 0)
+		goto out;
+	p = *buf + *len;
+	p[0] = (uint8_t)n;
+	p[1] = (uint8_t)(n >> 8);
+	p[2] = (uint8_t)(n >> 16);
+	p[3] = (uint8_t)(n >> 24);
+	memcpy(p + 4, text, n);
+	*len += 4 + n;
+out:
+	cf_wipe(text, n);
+	rec_jfree(text);
+	return rc;
+}
+
+/* ---- encoding -------------------------------------------------------- */
+
+static int
+rec_attachments(json_t *o, const struct cf_attach *att, size_t natt)
+{
+	char hex[REC_HEX_ID + 1];
+	json_t *arr, *a;
+	size_t i;
+	int rc = 0;
+
+	if (natt == 0)
+		return 0;
+	if (att == NULL)
+		return -EINVAL;
+	arr = json_array();
+	if (arr == NULL)
+		return -ENOMEM;
+	for (i = 0; i < natt; i++) {
+		if (att[i].name == NULL || att[i].size > (uint64_t)INT64_MAX) {
+			rc = -EINVAL;
+			goto out;
+		}
+		a = json_object();
+		if (a == NULL) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		if (json_array_append_new(arr, a) < 0) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		cf_hex_encode(hex, att[i].blob_id, CF_ID_BYTES);
+		rc = rec_set_str(a, "name", att[i].name);
+		if (rc == 0)
+			rc = rec_set_str(a, "blob", hex);
+		if (rc == 0)
+			rc = rec_set_int(a, "size", (int64_t)att[i].size);
+		if (rc < 0)
+			goto out;
+	}
+	rc = json_object_set(o, "attachments", arr) == 0 ? 0 : -ENOMEM;
+out:
+	json_decref(arr);
+	return rc;
+}
+
+/* Embed extra (JSON object text) as an object; "" and "{}" add nothing. */
+static int
+rec_extra(json_t *o, const char *extra)
+{
+	json_error_t err;
+	json_t *x;
+	int rc = 0;
+
+	if (extra == NULL || *extra == '\0')
+		return 0;
+	x = json_loads(extra, JSON_REJECT_DUPLICATES, &err);
+	/* The error text may quote the input. */
+	cf_wipe(&err, sizeof err);
+	if (x == NULL || !json_is_object(x))
+		rc = -EINVAL;
+	else if (json_object_size(x) > 0)
+		rc = json_object_set(o, "extra", x) == 0 ? 0 : -ENOMEM;
+	json_decref(x);
+	return rc;
+}
+
+int
+cf_record_put_msg(uint8_t **buf, size_t *len, size_t *cap, const struct cf_msg *m)
+{
+	json_t *o;
+	int rc;
+
+	o = json_object();
+	if (o == NULL)
+		return -ENOMEM;
+	rc = rec_set_str(o, "type", "message");
+	if (rc == 0)
+		rc = rec_set_opt_str(o, "id", m->id);
+	if (rc == 0)
+		rc = rec_set_int(o, "ts", m->ts_ms);
+	if (rc == 0)
+		rc = rec_set_opt_str(o, "ts_raw", m->ts_raw);
+	if (rc == 0)
+		rc = rec_set_opt_str(o, "tz", m->tz);
+	if (rc == 0)
+		rc = rec_set_opt_str(o, "sender", m->sender);
+	if (rc == 0)
+		rc = rec_set_str(o, "body", m->body != NULL ? m->body : "");
+	if (rc == 0)
+		rc = rec_attachments(o, m->att, m->natt);
+	if (rc == 0)
+		rc = rec_extra(o, m->extra);
+	if (rc == 0)
+		rc = rec_append(buf, len, cap, o);
+	json_decref(o);
+	return rc;
+}
+
+int
+cf_record_put_hdr(uint8_t **buf, size_t *len, size_t *cap, const struct cf_seghdr *h)
+{
+	json_t *o;
+	int rc;
+
+	o = json_object();
+	if (o == NULL)
+		return -ENOMEM;
+	rc = rec_set_str(o, "type", "segment");
+	if (rc == 0)
+		rc = rec_set_int(o, "v", REC_HDR_VERSION);
+	if (rc == 0)
+		rc = rec_set_opt_str(o, "chat", h->chat);
+	if (rc == 0)
+		rc = rec_set_opt_str(o, "title", h->title);
+	if (rc == 0)
+		rc = rec_set_opt_str(o, "source", h->source);
+	if (rc == 0)
+		rc = rec_set_opt_str(o, "tz", h->tz);
+	if (rc == 0)
+		rc = rec_set_int(o, "imported", h->imported_ms);
+	if (rc == 0)
+		rc = rec_append(buf, len, cap, o);
+	json_decref(o);
+	return rc;
+}
+
+/* ---- decoding -------------------------------------------------------- */
+
+/*
+ * Parse the record at *pos: 1 with *root (an object whose "type" is type)
+ * and *next set, 0 at the end of buf, -EBADMSG otherwise.
+ */
+static int
+rec_load(const uint8_t *buf, size_t len, size_t pos, const char *type, json_t **root,
+    size_t *next)
+{
+	json_error_t err;
+	const uint8_t *p;
+	json_t *o, *t;
+	size_t n;
+
+	*root = NULL;
+	if (pos == len)
+		return 0;
+	if (pos > len || len - pos < 4)
+		return -EBADMSG;
+	p = buf + pos;
+	n = (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 | (size_t)p[3] << 24;
+	if (n > len - pos - 4)
+		return -EBADMSG;
+	o = json_loadb((const char *)p + 4, n, JSON_REJECT_DUPLICATES, &err);
+	cf_wipe(&err, sizeof err);
+	if (o == NULL)
+		return -EBADMSG;
+	t = json_object_get(o, "type");
+	if (!json_is_object(o) || !json_is_string(t) || strcmp(json_string_value(t), type) != 0) {
+		json_decref(o);
+		return -EBADMSG;
+	}
+	*root = o;
+	*next = pos + 4 + n;
+	return 1;
+}
+
+/*
+ * *out = copy of string member key.  Absent: NULL, or "" with empty_if_absent,
+ * or -EBADMSG with required.  Present with another JSON type: -EBADMSG.
+ */
+static int
+rec_get_str(const json_t *o, const char *key, int required, int empty_if_absent, char **out)
+{
+	const json_t *v = json_object_get(o, key);
+	const char *s;
+
+	*out = NULL;
+	if (v == NULL) {
+		if (required)
+			return -EBADMSG;
+		if (!empty_if_absent)
+			return 0;
+		s = "";
+	} else if (json_is_string(v)) {
+		s = json_string_value(v);
+	} else {
+		return -EBADMSG;
+	}
+	*out = strdup(s);
+	return *out != NULL ? 0 : -ENOMEM;
+}
+
+static int
+rec_get_int(const json_t *o, const char *key, int required, int64_t *out)
+{
+	const json_t *v = json_object_get(o, key);
+
+	*out = 0;
+	if (v == NULL)
+		return required ? -EBADMSG : 0;
+	if (!json_is_integer(v))
+		return -EBADMSG;
+	*out = (int64_t)json_integer_value(v);
+	return 0;
+}
+
+static int
+rec_get_attachments(const json_t *o, struct cf_msg *m)
+{
+	const json_t *arr, *a, *blob;
+	int64_t size;
+	size_t i, n;
+	int rc;
+
+	arr = json_object_get(o, "attachments");
+	if (arr == NULL)
+		return 0;
+	if (!json_is_array(arr))
+		return -EBADMSG;
+	n = json_array_size(arr);
+	if (n == 0)
+		return 0;
+	m->att = calloc(n, sizeof *m->att);
+	if (m->att == NULL)
+		return -ENOMEM;
+	m->natt = n;
+	for (i = 0; i < n; i++) {
+		a = json_array_get(arr, i);
+		if (!json_is_object(a))
+			return -EBADMSG;
+		rc = rec_get_str(a, "name", 1, 0, &m->att[i].name);
+		if (rc < 0)
+			return rc;
+		blob = json_object_get(a, "blob");
+		if (!json_is_string(blob) || json_string_length(blob) != REC_HEX_ID ||
+		    cf_hex_decode(m->att[i].blob_id, CF_ID_BYTES, json_string_value(blob)) < 0)
+			return -EBADMSG;
+		rc = rec_get_int(a, "size", 1, &size);
+		if (rc < 0)
+			return rc;
+		if (size < 0)
+			return -EBADMSG;
+		m->att[i].size = (uint64_t)size;
+	}
+	return 0;
+}
+
+static int
+rec_get_extra(const json_t *o, char **out)
+{
+	const json_t *x;
+	char *text;
+	size_t n;
+
+	*out = NULL;
+	x = json_object_get(o, "extra");
+	if (x == NULL)
+		return 0;
+	if (!json_is_object(x))
+		return -EBADMSG;
+	text = json_dumps(x, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (text == NULL)
+		return -ENOMEM;
+	n = strlen(text);
+	*out = strdup(text);
+	cf_wipe(text, n);
+	rec_jfree(text);
+	return *out != NULL ? 0 : -ENOMEM;
+}
+
+int
+cf_record_next_msg(const uint8_t *buf, size_t len, size_t *pos, struct cf_msg *m)
+{
+	json_t *o = NULL;
+	size_t next = 0;
+	int rc;
+
+	memset(m, 0, sizeof *m);
+	rc = rec_load(buf, len, *pos, "message", &o, &next);
+	if (rc <= 0)
+		return rc;
+	rc = rec_get_str(o, "id", 0, 0, &m->id);
+	if (rc == 0)
+		rc = rec_get_int(o, "ts", 1, &m->ts_ms);
+	if (rc == 0)
+		rc = rec_get_str(o, "ts_raw", 0, 0, &m->ts_raw);
+	if (rc == 0)
+		rc = rec_get_str(o, "tz", 0, 0, &m->tz);
+	if (rc == 0)
+		rc = rec_get_str(o, "sender", 0, 0, &m->sender);
+	if (rc == 0)
+		rc = rec_get_str(o, "body", 1, 0, &m->body);
+	if (rc == 0)
+		rc = rec_get_attachments(o, m);
+	if (rc == 0)
+		rc = rec_get_extra(o, &m->extra);
+	json_decref(o);
+	if (rc < 0) {
+		cf_msg_clear(m);
+		return rc;
+	}
+	*pos = next;
+	return 1;
+}
+
+int
+cf_record_next_hdr(const uint8_t *buf, size_t len, size_t *pos, struct cf_seghdr *h)
+{
+	json_t *o = NULL;
+	size_t next = 0;
+	int64_t v;
+	int rc;
+
+	memset(h, 0, sizeof *h);
+	rc = rec_load(buf, len, *pos, "segment", &o, &next);
+	if (rc <= 0)
+		return rc;
+	rc = rec_get_int(o, "v", 1, &v);
+	if (rc == 0 && v != REC_HDR_VERSION)
+		rc = -EBADMSG;
+	if (rc == 0)
+		rc = rec_get_str(o, "chat", 0, 1, &h->chat);
+	if (rc == 0)
+		rc = rec_get_str(o, "title", 0, 1, &h->title);
+	if (rc == 0)
+		rc = rec_get_str(o, "source", 0, 1, &h->source);
+	if (rc == 0)
+		rc = rec_get_str(o, "tz", 0, 1, &h->tz);
+	if (rc == 0)
+		rc = rec_get_int(o, "imported", 0, &h->imported_ms);
+	json_decref(o);
+	if (rc < 0) {
+		cf_seghdr_clear(h);
+		return rc;
+	}
+	*pos = next;
+	return 1;
+}
+
+/* ---- lifetime -------------------------------------------------------- */
+
+void
+cf_msg_clear(struct cf_msg *m)
+{
+	size_t i;
+
+	if (m == NULL)
+		return;
+	rec_wipe_free(m->id);
+	rec_wipe_free(m->ts_raw);
+	rec_wipe_free(m->tz);
+	rec_wipe_free(m->sender);
+	rec_wipe_free(m->body);
+	rec_wipe_free(m->extra);
+	if (m->att != NULL) {
+		for (i = 0; i < m->natt; i++) {
+			rec_wipe_free(m->att[i].name);
+			rec_wipe_free(m->att[i].src_path);
+		}
+		cf_wipe(m->att, m->natt * sizeof *m->att);
+		free(m->att);
+	}
+	cf_wipe(m, sizeof *m);
+}
+
+void
+cf_seghdr_clear(struct cf_seghdr *h)
+{
+	if (h == NULL)
+		return;
+	rec_wipe_free(h->chat);
+	rec_wipe_free(h->title);
+	rec_wipe_free(h->source);
+	rec_wipe_free(h->tz);
+	cf_wipe(h, sizeof *h);
+}
+
+/* *dst = copy of s, or NULL for NULL.  Returns 0 or -ENOMEM. */
+static int
+rec_dup(char **dst, const char *s)
+{
+	*dst = NULL;
+	if (s == NULL)
+		return 0;
+	*dst = strdup(s);
+	return *dst != NULL ? 0 : -ENOMEM;
+}
+
+int
+cf_msg_copy(struct cf_msg *dst, const struct cf_msg *src)
+{
+	size_t i;
+	int rc;
+
+	memset(dst, 0, sizeof *dst);
+	dst->ts_ms = src->ts_ms;
+	dst->seg_seq = src->seg_seq;
+	dst->rec_idx = src->rec_idx;
+	rc = rec_dup(&dst->id, src->id);
+	if (rc == 0)
+		rc = rec_dup(&dst->ts_raw, src->ts_raw);
+	if (rc == 0)
+		rc = rec_dup(&dst->tz, src->tz);
+	if (rc == 0)
+		rc = rec_dup(&dst->sender, src->sender);
+	if (rc == 0)
+		rc = rec_dup(&dst->body, src->body);
+	if (rc == 0)
+		rc = rec_dup(&dst->extra, src->extra);
+	if (rc == 0 && src->natt > 0 && src->att != NULL) {
+		dst->att = calloc(src->natt, sizeof *dst->att);
+		if (dst->att == NULL)
+			rc = -ENOMEM;
+		else
+			dst->natt = src->natt;
+		for (i = 0; rc == 0 && i < src->natt; i++) {
+			memcpy(dst->att[i].blob_id, src->att[i].blob_id, CF_ID_BYTES);
+			dst->att[i].size = src->att[i].size;
+			rc = rec_dup(&dst->att[i].name, src->att[i].name);
+			if (rc == 0)
+				rc = rec_dup(&dst->att[i].src_path, src->att[i].src_path);
+		}
+	}
+	if (rc < 0)
+		cf_msg_clear(dst);
+	return rc;
+}

@@ -1,0 +1,720 @@
+/*
+ * test_view.c - the mounted tree's model (fs/view.c) without FUSE or an
+ * archive: conversations and messages are built by hand, and names, day
+ * splits, rendered texts, sizes, inode numbers and error codes are checked
+ * against literal expectations.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "util.h"
+#include "view.h"
+
+static int64_t
+T(const char *s)
+{
+	int64_t ms = 0;
+
+	REQUIRE(cf_parse_time(s, "UTC", &ms, NULL) == 0);
+	return ms;
+}
+
+static void
+set_chat(struct cf_chat *c, uint8_t idbyte, const char *title, int64_t last_ms)
+{
+	memset(c, 0, sizeof(*c));
+	memset(c->id, idbyte, CF_ID_BYTES);
+	c->title = (char *)title;
+	c->chat = (char *)"src-chat";
+	c->source = (char *)"jsonl";
+	c->last_ms = last_ms;
+}
+
+static struct cf_msg
+msg(const char *ts, const char *sender, const char *body)
+{
+	struct cf_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.ts_ms = T(ts);
+	m.sender = (char *)sender;
+	m.body = (char *)body;
+	return m;
+}
+
+/* The text of name inside folder dir, NUL-terminated copy in buf. */
+static const char *
+text_of(const struct cf_view *v, uint64_t dir, const char *name, char *buf, size_t n)
+{
+	struct cf_view_attr a;
+	const char *t;
+	size_t len;
+
+	if (cf_view_lookup(v, dir, name, &a) != 0)
+		return NULL;
+	if (cf_view_text(v, a.ino, &t, &len) != 0 || len >= n || len != a.size)
+		return NULL;
+	memcpy(buf, t, len);
+	buf[len] = '\0';
+	return buf;
+}
+
+static uint64_t
+ino_of(const struct cf_view *v, uint64_t dir, const char *name)
+{
+	struct cf_view_attr a;
+
+	return cf_view_lookup(v, dir, name, &a) == 0 ? a.ino : 0;
+}
+
+static void
+test_sanitize(void)
+{
+	char longname[400], *s;
+	size_t i;
+
+#define SAN(in, want) do { \
+	s = cf_view_sanitize(in); \
+	CHECK_STR(s, want); \
+	free(s); \
+} while (0)
+	SAN("a/b", "a_b");
+	SAN("  spaced  ", "spaced");
+	SAN("..", "__");
+	SAN(".", "_");
+	SAN(" .. ", "__");
+	SAN("...", "...");
+	SAN("", "");
+	SAN("   ", "");
+	SAN("tab\there\nnl\x7f", "tab_here_nl_");
+	SAN("\x01", "_");
+	SAN("é/ü", "é_ü");
+
+	/* "a" + 100 two-byte characters = 201 bytes: the 200-byte cut would
+	 * split the last character, so it goes entirely. */
+	longname[0] = 'a';
+	for (i = 0; i < 100; i++)
+		memcpy(longname + 1 + 2 * i, "\xc3\xa9", 2);
+	longname[201] = '\0';
+	s = cf_view_sanitize(longname);
+	REQUIRE(s != NULL);
+	CHECK(strlen(s) == 199);
+	CHECK(memcmp(s, longname, 199) == 0);
+	free(s);
+	/* 100 two-byte characters are exactly 200 bytes: kept whole. */
+	s = cf_view_sanitize(longname + 1);
+	REQUIRE(s != NULL);
+	CHECK(strlen(s) == 200);
+	free(s);
+	/* 4-byte characters: 201 of them cut to 50 (200 bytes). */
+	for (i = 0; i < 60; i++)
+		memcpy(longname + 4 * i, "\xf0\x9f\x98\x80", 4);
+	longname[240] = '\0';
+	s = cf_view_sanitize(longname);
+	REQUIRE(s != NULL);
+	CHECK(strlen(s) == 200);
+	free(s);
+	/* A cut that leaves a trailing space trims it. */
+	memset(longname, 'x', 199);
+	longname[199] = ' ';
+	memcpy(longname + 200, "tail", 5);
+	s = cf_view_sanitize(longname);
+	REQUIRE(s != NULL);
+	CHECK(strlen(s) == 199);
+	free(s);
+#undef SAN
+}
+
+static void
+test_root_names(void)
+{
+	struct cf_chat chats[8];
+	struct cf_chat_list l = { chats, 8 };
+	struct cf_view *v = NULL;
+	struct cf_view_attr a;
+	const char *name;
+	char longtitle[260];
+	size_t i;
+
+	memset(longtitle, 'L', 150);
+	for (i = 0; i < 30; i++)
+		memcpy(longtitle + 150 + 2 * i, "\xc3\xa9", 2);       /* 210 bytes */
+	longtitle[210] = '\0';
+	set_chat(&chats[0], 0x01, "Same", T("2025-01-01T00:00:00Z"));
+	set_chat(&chats[1], 0x02, "Same", T("2025-06-01T00:00:00Z"));
+	set_chat(&chats[2], 0x03, "a/b", 0);
+	set_chat(&chats[3], 0x04, "", T("2024-01-01T00:00:00Z"));
+	set_chat(&chats[4], 0x05, "..", 0);
+	set_chat(&chats[5], 0x06, longtitle, 0);
+	set_chat(&chats[6], 0x07, "chat-08080808", 0);
+	set_chat(&chats[7], 0x08, "", 0);               /* "chat-08080808" too */
+
+	CHECK_RC(cf_view_new(&v, &l, NULL, T("2026-01-01T00:00:00Z"), NULL), 0);
+	REQUIRE(v != NULL);
+	CHECK(cf_view_nconv(v) == 8);
+	CHECK_STR(cf_view_conv_name(v, 0), "Same (01010101)");
+	CHECK_STR(cf_view_conv_name(v, 1), "Same (02020202)");
+	CHECK_STR(cf_view_conv_name(v, 2), "a_b");
+	CHECK_STR(cf_view_conv_name(v, 3), "chat-04040404");
+	CHECK_STR(cf_view_conv_name(v, 4), "__");
+	CHECK(strlen(cf_view_conv_name(v, 5)) == 200);
+	CHECK(strncmp(cf_view_conv_name(v, 5), longtitle, 200) == 0);
+	CHECK_STR(cf_view_conv_name(v, 6), "chat-08080808 (07070707)");
+	CHECK_STR(cf_view_conv_name(v, 7), "chat-08080808 (08080808)");
+	CHECK(cf_view_conv_name(v, 8) == NULL);
+
+	/* Root: readdir in list order, inodes 2..9, lookups agree. */
+	for (i = 0; i < 8; i++) {
+		CHECK_RC(cf_view_readdir(v, CF_VIEW_ROOT_INO, i, &name, &a), 1);
+		CHECK_STR(name, cf_view_conv_name(v, i));
+		CHECK(a.ino == 2 + i);
+		CHECK(a.is_dir);
+		CHECK(a.parent == CF_VIEW_ROOT_INO);
+		CHECK(a.nlink == 1 && a.final == 0);   /* not built yet */
+		CHECK(ino_of(v, CF_VIEW_ROOT_INO, name) == 2 + i);
+	}
+	CHECK_RC(cf_view_readdir(v, CF_VIEW_ROOT_INO, 8, &name, &a), 0);
+	CHECK_RC(cf_view_lookup(v, CF_VIEW_ROOT_INO, "Same", &a), -ENOENT);
+	CHECK_RC(cf_view_lookup(v, CF_VIEW_ROOT_INO, "chat-08080808", &a), -ENOENT);
+
+	/* mtimes: folder = last message (mount time when empty); root = newest. */
+	CHECK_RC(cf_view_getattr(v, 2, &a), 0);
+	CHECK(a.mtime == T("2025-01-01T00:00:00Z") / 1000);
+	CHECK_RC(cf_view_getattr(v, 4, &a), 0);
+	CHECK(a.mtime == T("2026-01-01T00:00:00Z") / 1000);
+	CHECK_RC(cf_view_getattr(v, CF_VIEW_ROOT_INO, &a), 0);
+	CHECK(a.mtime == T("2025-06-01T00:00:00Z") / 1000);
+	CHECK(a.nlink == 2 + 8);
+	CHECK(a.is_dir && a.final && a.parent == CF_VIEW_ROOT_INO);
+	CHECK(cf_view_ninodes(v) == 9);
+	CHECK_RC(cf_view_getattr(v, 0, &a), -ENOENT);
+	CHECK_RC(cf_view_getattr(v, 10, &a), -ENOENT);
+
+	/* Nothing built: lookups inside say "build first". */
+	CHECK_RC(cf_view_lookup(v, 2, "info.txt", &a), -EAGAIN);
+	CHECK_RC(cf_view_readdir(v, 2, 0, &name, &a), -EAGAIN);
+	CHECK(cf_view_conv_state(v, 0) == 0);
+	cf_view_free(v);
+
+	/* Empty list: root mtime is the mount time. */
+	l.n = 0;
+	CHECK_RC(cf_view_new(&v, &l, NULL, 1700000000123, NULL), 0);
+	REQUIRE(v != NULL);
+	CHECK_RC(cf_view_getattr(v, CF_VIEW_ROOT_INO, &a), 0);
+	CHECK(a.mtime == 1700000000 && a.nlink == 2);
+	CHECK_RC(cf_view_readdir(v, CF_VIEW_ROOT_INO, 0, &name, &a), 0);
+	cf_view_free(v);
+
+	/* An unknown display zone is refused. */
+	cf_log_quiet(1);
+	CHECK_RC(cf_view_new(&v, &l, "Nowhere/Atlantis", 0, NULL), -EINVAL);
+	cf_log_quiet(0);
+	CHECK(v == NULL);
+}
+
+/* Messages around midnight UTC on 2025-03-13/14 (New York is UTC-4 then). */
+static void
+day_messages(struct cf_msg *m)
+{
+	m[0] = msg("2025-03-13T23:30:00Z", "Alice", "late evening");
+	m[1] = msg("2025-03-14T03:59:59Z", "Bob", "line one\r\nline two\nline three");
+	m[2] = msg("2025-03-14T04:00:00Z", NULL, "Carol joined");
+	m[3] = msg("2025-03-14T12:00:05Z", "", "system note");
+}
+
+static void
+test_days(void)
+{
+	struct cf_chat chat;
+	struct cf_chat_list l = { &chat, 1 };
+	struct cf_msg m[4];
+	struct cf_chat_content cc = { m, 4, NULL, 0 };
+	struct cf_view *v = NULL;
+	struct cf_view_attr a;
+	const char *name;
+	char buf[1024];
+
+	day_messages(m);
+	set_chat(&chat, 0x11, "Days", m[3].ts_ms);
+
+	/* UTC */
+	REQUIRE(cf_view_new(&v, &l, NULL, 0, NULL) == 0);
+	CHECK_RC(cf_view_conv_build(v, 0, &chat, &cc), 0);
+	CHECK(cf_view_conv_state(v, 0) == 1);
+	CHECK_RC(cf_view_readdir(v, 2, 0, &name, &a), 1);
+	CHECK_STR(name, "2025-03-13.txt");
+	CHECK_RC(cf_view_readdir(v, 2, 1, &name, &a), 1);
+	CHECK_STR(name, "2025-03-14.txt");
+	CHECK_RC(cf_view_readdir(v, 2, 2, &name, &a), 1);
+	CHECK_STR(name, "info.txt");
+	CHECK_RC(cf_view_readdir(v, 2, 3, &name, &a), 0);
+	CHECK_STR(text_of(v, 2, "2025-03-13.txt", buf, sizeof(buf)),
+	    "23:30:00  Alice: late evening\n");
+	CHECK_STR(text_of(v, 2, "2025-03-14.txt", buf, sizeof(buf)),
+	    "03:59:59  Bob: line one\n"
+	    "          line two\n"
+	    "          line three\n"
+	    "04:00:00  * Carol joined\n"
+	    "12:00:05  * system note\n");
+	CHECK_RC(cf_view_lookup(v, 2, "2025-03-14.txt", &a), 0);
+	CHECK(a.size == strlen(buf));
+	CHECK(a.mtime == m[3].ts_ms / 1000);
+	CHECK(!a.is_dir && a.nlink == 1 && a.final);
+	CHECK_RC(cf_view_lookup(v, 2, "2025-03-13.txt", &a), 0);
+	CHECK(a.size == strlen("23:30:00  Alice: late evening\n"));
+	CHECK(a.mtime == m[0].ts_ms / 1000);
+	/* No attachment: no attachments folder; conversation nlink 2. */
+	CHECK_RC(cf_view_lookup(v, 2, "attachments", &a), -ENOENT);
+	CHECK_RC(cf_view_getattr(v, 2, &a), 0);
+	CHECK(a.nlink == 2 && a.final);
+	/* Building twice changes nothing. */
+	CHECK_RC(cf_view_conv_build(v, 0, &chat, &cc), -EEXIST);
+	cf_view_free(v);
+
+	/* New York */
+	REQUIRE(cf_view_new(&v, &l, "America/New_York", 0, NULL) == 0);
+	CHECK_RC(cf_view_conv_build(v, 0, &chat, &cc), 0);
+	CHECK_STR(text_of(v, 2, "2025-03-13.txt", buf, sizeof(buf)),
+	    "19:30:00  Alice: late evening\n"
+	    "23:59:59  Bob: line one\n"
+	    "          line two\n"
+	    "          line three\n");
+	CHECK_RC(cf_view_lookup(v, 2, "2025-03-13.txt", &a), 0);
+	CHECK(a.size == strlen(buf));
+	CHECK(a.mtime == m[1].ts_ms / 1000);
+	CHECK_STR(text_of(v, 2, "2025-03-14.txt", buf, sizeof(buf)),
+	    "00:00:00  * Carol joined\n"
+	    "08:00:05  * system note\n");
+	CHECK(strstr(text_of(v, 2, "info.txt", buf, sizeof(buf)),
+	    "\nShown in zone: America/New_York\n") != NULL);
+	cf_view_free(v);
+}
+
+static int closed_handles;
+
+static void
+count_close(void *h)
+{
+	CHECK(h != NULL);
+	closed_handles++;
+}
+
+static void
+test_attachments(void)
+{
+	struct cf_chat chat;
+	struct cf_chat_list l = { &chat, 1 };
+	struct cf_attach att_a[3], att_b[1], att_c[2], att_d[1];
+	struct cf_msg m[4];
+	struct cf_chat_content cc = { m, 4, NULL, 0 };
+	struct cf_view *v = NULL;
+	struct cf_view_attr a;
+	const char *name;
+	char buf[2048];
+	uint64_t dir, size, ino;
+	uint8_t blob[CF_ID_BYTES];
+	size_t conv, i;
+	int token1 = 1, token2 = 2;
+	static const char *const want_names[] = {
+		"2025-03-13_100000_photo.jpg", "doc.pdf", "2025-03-13_100000_photo_2.jpg",
+		"2025-03-14_112233_photo.jpg", "a_b.txt", "attachment", "notes",
+	};
+
+	memset(att_a, 0, sizeof(att_a));
+	memset(att_b, 0, sizeof(att_b));
+	memset(att_c, 0, sizeof(att_c));
+	memset(att_d, 0, sizeof(att_d));
+	att_a[0].name = (char *)"photo.jpg";
+	att_a[0].size = 1234;
+	memset(att_a[0].blob_id, 0xa0, CF_ID_BYTES);
+	att_a[1].name = (char *)"doc.pdf";
+	att_a[1].size = 0;
+	memset(att_a[1].blob_id, 0xa1, CF_ID_BYTES);
+	att_a[2].name = (char *)"photo.jpg";       /* same name, same second */
+	att_a[2].size = 5;
+	memset(att_a[2].blob_id, 0xa2, CF_ID_BYTES);
+	att_b[0].name = (char *)"photo.jpg";
+	att_b[0].size = 77;
+	memset(att_b[0].blob_id, 0xb0, CF_ID_BYTES);
+	att_c[0].name = (char *)"a/b.txt";
+	att_c[0].size = 3;
+	att_c[1].name = (char *)"  ";
+	att_c[1].size = 4;
+	att_d[0].name = (char *)"notes";
+	att_d[0].size = 9;
+
+	m[0] = msg("2025-03-13T10:00:00.500Z", "Alice", "pictures");
+	m[0].att = att_a;
+	m[0].natt = 3;
+	m[1] = msg("2025-03-14T11:22:33Z", "Bob", "");
+	m[1].att = att_b;
+	m[1].natt = 1;
+	m[2] = msg("2025-03-14T11:30:00Z", "Bob", "");
+	m[2].att = att_c;
+	m[2].natt = 2;
+	m[3] = msg("2025-03-14T12:00:00Z", "Bob", "");
+	m[3].att = att_d;
+	m[3].natt = 1;
+	set_chat(&chat, 0x22, "Files", m[3].ts_ms);
+
+	REQUIRE(cf_view_new(&v, &l, NULL, 0, count_close) == 0);
+	CHECK_RC(cf_view_conv_build(v, 0, &chat, &cc), 0);
+	dir = ino_of(v, 2, "attachments");
+	REQUIRE(dir != 0);
+	CHECK_RC(cf_view_getattr(v, dir, &a), 0);
+	CHECK(a.is_dir && a.nlink == 2 && a.parent == 2);
+	CHECK(a.mtime == m[3].ts_ms / 1000);
+	CHECK_RC(cf_view_getattr(v, 2, &a), 0);
+	CHECK(a.nlink == 3);                    /* one subfolder */
+	for (i = 0; i < 7; i++) {
+		CHECK_RC(cf_view_readdir(v, dir, i, &name, &a), 1);
+		CHECK_STR(name, want_names[i]);
+		CHECK(a.parent == dir && !a.is_dir);
+	}
+	CHECK_RC(cf_view_readdir(v, dir, 7, &name, &a), 0);
+
+	/* Sizes, mtimes and blob ids come from the attachment records. */
+	CHECK_RC(cf_view_lookup(v, dir, "2025-03-13_100000_photo.jpg", &a), 0);
+	CHECK(a.size == 1234 && a.mtime == m[0].ts_ms / 1000);
+	CHECK_RC(cf_view_attachment(v, a.ino, &conv, blob, &size), 0);
+	CHECK(conv == 0 && size == 1234 && blob[0] == 0xa0 && blob[15] == 0xa0);
+	{
+		const char *t;
+		size_t len;
+
+		CHECK_RC(cf_view_text(v, a.ino, &t, &len), -EINVAL);
+		CHECK_RC(cf_view_text(v, dir, &t, &len), -EISDIR);
+		CHECK_RC(cf_view_text(v, 9999, &t, &len), -ENOENT);
+	}
+	CHECK_RC(cf_view_lookup(v, dir, "2025-03-13_100000_photo_2.jpg", &a), 0);
+	CHECK_RC(cf_view_attachment(v, a.ino, &conv, blob, &size), 0);
+	CHECK(size == 5 && blob[0] == 0xa2);
+	CHECK_RC(cf_view_lookup(v, dir, "doc.pdf", &a), 0);
+	CHECK(a.size == 0);
+	CHECK_RC(cf_view_lookup(v, dir, "photo.jpg", &a), -ENOENT);
+	CHECK_RC(cf_view_lookup(v, 2, "info.txt", &a), 0);
+	CHECK_RC(cf_view_attachment(v, a.ino, &conv, blob, &size), -EINVAL);
+	CHECK_RC(cf_view_lookup(v, a.ino, "x", &a), -ENOTDIR);
+
+	CHECK_STR(text_of(v, 2, "2025-03-13.txt", buf, sizeof(buf)),
+	    "10:00:00  Alice: pictures\n"
+	    "          [attachment: attachments/2025-03-13_100000_photo.jpg]\n"
+	    "          [attachment: attachments/doc.pdf]\n"
+	    "          [attachment: attachments/2025-03-13_100000_photo_2.jpg]\n");
+	CHECK_STR(text_of(v, 2, "2025-03-14.txt", buf, sizeof(buf)),
+	    "11:22:33  Bob: [attachment: attachments/2025-03-14_112233_photo.jpg]\n"
+	    "11:30:00  Bob: [attachment: attachments/a_b.txt]\n"
+	    "          [attachment: attachments/attachment]\n"
+	    "12:00:00  Bob: [attachment: attachments/notes]\n");
+
+	/* Handles: set once, kept, closed by cf_view_free. */
+	ino = ino_of(v, dir, "doc.pdf");
+	CHECK(cf_view_handle_get(v, ino) == NULL);
+	CHECK_RC(cf_view_handle_set(v, ino, &token1), 0);
+	CHECK_RC(cf_view_handle_set(v, ino, &token2), -EEXIST);
+	CHECK(cf_view_handle_get(v, ino) == &token1);
+	CHECK_RC(cf_view_handle_set(v, ino_of(v, 2, "info.txt"), &token2), -EINVAL);
+	CHECK(cf_view_handle_get(v, ino_of(v, 2, "info.txt")) == NULL);
+	CHECK_RC(cf_view_handle_set(v, ino_of(v, dir, "notes"), &token2), 0);
+	closed_handles = 0;
+	cf_view_free(v);
+	CHECK(closed_handles == 2);
+}
+
+/* An original name that equals a prefixed one is kept; the prefixed copy
+ * is numbered instead. */
+static void
+test_attachment_clash(void)
+{
+	struct cf_chat chat;
+	struct cf_chat_list l = { &chat, 1 };
+	struct cf_attach att[3];
+	struct cf_msg m[2];
+	struct cf_chat_content cc = { m, 2, NULL, 0 };
+	struct cf_view *v = NULL;
+	const char *name;
+	struct cf_view_attr a;
+	uint64_t dir;
+
+	memset(att, 0, sizeof(att));
+	att[0].name = (char *)"2025-03-13_100000_x.txt";
+	att[1].name = (char *)"x.txt";
+	att[2].name = (char *)"x.txt";
+	m[0] = msg("2025-03-13T10:00:00Z", "A", "one");
+	m[0].att = att;
+	m[0].natt = 2;
+	m[1] = msg("2025-03-14T10:00:00Z", "A", "two");
+	m[1].att = att + 2;
+	m[1].natt = 1;
+	set_chat(&chat, 0x33, "Clash", m[1].ts_ms);
+	REQUIRE(cf_view_new(&v, &l, NULL, 0, NULL) == 0);
+	CHECK_RC(cf_view_conv_build(v, 0, &chat, &cc), 0);
+	dir = ino_of(v, 2, "attachments");
+	CHECK_RC(cf_view_readdir(v, dir, 0, &name, &a), 1);
+	CHECK_STR(name, "2025-03-13_100000_x.txt");
+	CHECK_RC(cf_view_readdir(v, dir, 1, &name, &a), 1);
+	CHECK_STR(name, "2025-03-13_100000_x_2.txt");
+	CHECK_RC(cf_view_readdir(v, dir, 2, &name, &a), 1);
+	CHECK_STR(name, "2025-03-14_100000_x.txt");
+	cf_view_free(v);
+}
+
+static void
+test_info(void)
+{
+	struct cf_chat chats[2];
+	struct cf_chat_list l = { chats, 2 };
+	struct cf_seghdr hdrs[2];
+	struct cf_attach att[1];
+	struct cf_msg m[4];
+	struct cf_chat_content cc = { m, 4, hdrs, 2 };
+	struct cf_chat_content empty = { NULL, 0, NULL, 0 };
+	struct cf_view *v = NULL;
+	struct cf_view_attr a;
+	char buf[2048];
+
+	memset(hdrs, 0, sizeof(hdrs));
+	hdrs[0].chat = (char *)"c-1";
+	hdrs[0].source = (char *)"jsonl";
+	hdrs[0].tz = (char *)"Europe/Paris";
+	hdrs[1].chat = (char *)"c-1";
+	hdrs[1].source = (char *)"whatsapp";
+	hdrs[1].tz = (char *)"Europe/Paris";
+	memset(att, 0, sizeof(att));
+	att[0].name = (char *)"f.bin";
+	m[0] = msg("2025-03-13T23:30:00Z", "Alice", "hi");
+	m[0].id = (char *)"m1";
+	m[0].extra = (char *)"{\"k\":1}";
+	m[1] = msg("2025-03-14T01:00:00Z", "Bob", "yo");
+	m[1].tz = (char *)"America/New_York";
+	m[2] = msg("2025-03-14T04:00:00Z", NULL, "Bob left");
+	m[2].extra = (char *)"{\"x\":true}";
+	m[3] = msg("2025-03-14T05:06:07Z", "Alice", "");
+	m[3].att = att;
+	m[3].natt = 1;
+	set_chat(&chats[0], 0x0a, "Team\nchat", m[3].ts_ms);
+	chats[0].chat = (char *)"c-1";
+	set_chat(&chats[1], 0x0b, "Quiet", 0);
+
+	REQUIRE(cf_view_new(&v, &l, NULL, 0, NULL) == 0);
+	CHECK_RC(cf_view_conv_build(v, 0, &chats[0], &cc), 0);
+	CHECK_STR(text_of(v, 2, "info.txt", buf, sizeof(buf)),
+	    "Title: Team chat\n"
+	    "Conversation: 0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a\n"
+	    "Source: jsonl, whatsapp\n"
+	    "Source chat id: c-1\n"
+	    "Time zone of source times: Europe/Paris, America/New_York\n"
+	    "Participants: Alice, Bob\n"
+	    "Messages: 4\n"
+	    "Attachments: 1\n"
+	    "First: 2025-03-13T23:30:00Z\n"
+	    "Last: 2025-03-14T05:06:07Z\n"
+	    "Shown in zone: UTC\n"
+	    "Extra fields:\n"
+	    "  m1: {\"k\":1}\n"
+	    "  2025-03-14 04:00:00: {\"x\":true}\n");
+	CHECK_RC(cf_view_lookup(v, 2, "info.txt", &a), 0);
+	CHECK(a.size == strlen(buf));
+	CHECK(a.mtime == m[3].ts_ms / 1000);
+
+	/* An empty conversation: only info.txt, no zone, no extras. */
+	CHECK_RC(cf_view_conv_build(v, 1, &chats[1], &empty), 0);
+	CHECK_STR(text_of(v, 3, "info.txt", buf, sizeof(buf)),
+	    "Title: Quiet\n"
+	    "Conversation: 0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b\n"
+	    "Source: jsonl\n"
+	    "Source chat id: src-chat\n"
+	    "Time zone of source times: none (all times carried an offset)\n"
+	    "Participants: \n"
+	    "Messages: 0\n"
+	    "Attachments: 0\n"
+	    "First: none\n"
+	    "Last: none\n"
+	    "Shown in zone: UTC\n");
+	cf_view_free(v);
+}
+
+struct seen {
+	uint64_t ino[64];
+	size_t n;
+};
+
+/* Every inode below dir (recursively), checking that lookup agrees with
+ * readdir and getattr. */
+static void
+walk(const struct cf_view *v, uint64_t dir, struct seen *s)
+{
+	struct cf_view_attr a, b, c;
+	const char *name;
+	size_t pos;
+
+	for (pos = 0; cf_view_readdir(v, dir, pos, &name, &a) == 1; pos++) {
+		CHECK_RC(cf_view_lookup(v, dir, name, &b), 0);
+		CHECK(b.ino == a.ino && b.size == a.size && b.mtime == a.mtime);
+		CHECK_RC(cf_view_lookup(v, dir, name, &b), 0);
+		CHECK(b.ino == a.ino);
+		CHECK_RC(cf_view_getattr(v, a.ino, &c), 0);
+		CHECK(c.ino == a.ino && c.parent == dir && c.size == a.size);
+		REQUIRE(s->n < 64);
+		s->ino[s->n++] = a.ino;
+		if (a.is_dir)
+			walk(v, a.ino, s);
+	}
+}
+
+static void
+test_inodes(void)
+{
+	struct cf_chat chats[3];
+	struct cf_chat_list l = { chats, 3 };
+	struct cf_attach att[2];
+	struct cf_msg m0[4], m1[2];
+	struct cf_chat_content cc0 = { m0, 4, NULL, 0 }, cc1 = { m1, 2, NULL, 0 };
+	struct cf_view *v = NULL;
+	struct cf_view_attr a;
+	struct seen first = { .n = 0 }, again = { .n = 0 }, all = { .n = 0 };
+	const char *name;
+	size_t i, j, idx;
+
+	day_messages(m0);
+	memset(att, 0, sizeof(att));
+	att[0].name = (char *)"one";
+	att[1].name = (char *)"two";
+	m1[0] = msg("2025-01-01T00:00:00Z", "Z", "first");
+	m1[0].att = att;
+	m1[0].natt = 2;
+	m1[1] = msg("2025-02-01T00:00:00Z", "Z", "second");
+	set_chat(&chats[0], 0x41, "zero", m0[3].ts_ms);
+	set_chat(&chats[1], 0x42, "one", m1[1].ts_ms);
+	set_chat(&chats[2], 0x43, "two", 0);
+
+	REQUIRE(cf_view_new(&v, &l, NULL, 0, NULL) == 0);
+	/* Build the second conversation first: numbering follows build order. */
+	CHECK_RC(cf_view_conv_build(v, 1, &chats[1], &cc1), 0);
+	walk(v, 3, &first);
+	CHECK(first.n == 6);     /* 2 days, attachments, 2 files, info.txt */
+	for (i = 0; i < first.n; i++) {
+		CHECK(first.ino[i] >= 5 && first.ino[i] < 5 + 6);
+		CHECK_RC(cf_view_conv_of(v, first.ino[i], &idx), 0);
+		CHECK(idx == 1);
+	}
+	CHECK(cf_view_ninodes(v) == 4 + 6);
+	CHECK_RC(cf_view_conv_build(v, 0, &chats[0], &cc0), 0);
+	CHECK(cf_view_ninodes(v) == 4 + 6 + 3);
+
+	/* The first conversation's inodes did not move. */
+	walk(v, 3, &again);
+	CHECK(again.n == first.n);
+	for (i = 0; i < first.n && i < again.n; i++)
+		CHECK(again.ino[i] == first.ino[i]);
+
+	/* Every inode of the tree is unique. */
+	all.ino[all.n++] = CF_VIEW_ROOT_INO;
+	for (i = 0; i < 3; i++)
+		all.ino[all.n++] = 2 + i;
+	walk(v, 2, &all);
+	walk(v, 3, &all);
+	CHECK(all.n == 4 + 3 + 6);
+	for (i = 0; i < all.n; i++) {
+		for (j = i + 1; j < all.n; j++)
+			CHECK(all.ino[i] != all.ino[j]);
+		CHECK(all.ino[i] <= cf_view_ninodes(v));
+	}
+	CHECK_RC(cf_view_getattr(v, cf_view_ninodes(v) + 1, &a), -ENOENT);
+	CHECK_RC(cf_view_conv_of(v, CF_VIEW_ROOT_INO, &idx), -ENOENT);
+	CHECK_RC(cf_view_conv_of(v, 2, &idx), 0);
+	CHECK(idx == 0);
+	CHECK_RC(cf_view_conv_of(v, 11, &idx), 0);
+	CHECK(idx == 0);
+
+	/* A failed conversation: EIO inside, forever. */
+	cf_view_conv_fail(v, 2, -EBADMSG);
+	CHECK(cf_view_conv_state(v, 2) == -EBADMSG);
+	CHECK_RC(cf_view_lookup(v, 4, "info.txt", &a), -EIO);
+	CHECK_RC(cf_view_readdir(v, 4, 0, &name, &a), -EIO);
+	CHECK_RC(cf_view_conv_build(v, 2, &chats[2], &cc1), -EEXIST);
+	CHECK_RC(cf_view_getattr(v, 4, &a), 0);
+	CHECK(a.is_dir && a.final);
+	/* Failing a built conversation does nothing. */
+	cf_view_conv_fail(v, 0, -EBADMSG);
+	CHECK(cf_view_conv_state(v, 0) == 1);
+	CHECK(ino_of(v, 2, "info.txt") != 0);
+	cf_log_quiet(1);
+	CHECK_RC(cf_view_conv_build(v, 3, &chats[2], &cc1), -EINVAL);
+	cf_log_quiet(0);
+	cf_view_free(v);
+}
+
+/* Readers racing a build see either "not built" or the whole conversation. */
+struct racer {
+	const struct cf_view *v;
+	int saw_built;
+	int bad;
+};
+
+static void *
+race_reader(void *arg)
+{
+	struct racer *r = arg;
+	struct cf_view_attr a;
+	const char *name;
+	int i, rc;
+
+	for (i = 0; i < 200000 && !r->saw_built; i++) {
+		rc = cf_view_readdir(r->v, 2, 0, &name, &a);
+		if (rc == 1) {
+			r->saw_built = 1;
+			if (strcmp(name, "2025-03-13.txt") != 0 || cf_view_getattr(r->v, a.ino, &a) != 0)
+				r->bad = 1;
+		} else if (rc != -EAGAIN) {
+			r->bad = 1;
+		}
+	}
+	return NULL;
+}
+
+static void
+test_race(void)
+{
+	struct cf_chat chat;
+	struct cf_chat_list l = { &chat, 1 };
+	struct cf_msg m[4];
+	struct cf_chat_content cc = { m, 4, NULL, 0 };
+	struct cf_view *v = NULL;
+	struct racer r[4];
+	pthread_t th[4];
+	int i;
+
+	day_messages(m);
+	set_chat(&chat, 0x55, "Race", m[3].ts_ms);
+	REQUIRE(cf_view_new(&v, &l, NULL, 0, NULL) == 0);
+	for (i = 0; i < 4; i++) {
+		r[i] = (struct racer){ v, 0, 0 };
+		REQUIRE(pthread_create(&th[i], NULL, race_reader, &r[i]) == 0);
+	}
+	CHECK_RC(cf_view_conv_build(v, 0, &chat, &cc), 0);
+	for (i = 0; i < 4; i++) {
+		REQUIRE(pthread_join(th[i], NULL) == 0);
+		CHECK(!r[i].bad);
+	}
+	cf_view_free(v);
+}
+
+int
+main(void)
+{
+	test_sanitize();
+	test_root_names();
+	test_days();
+	test_attachments();
+	test_attachment_clash();
+	test_info();
+	test_inodes();
+	test_race();
+	return CHECK_DONE("test_view");
+}

@@ -1,0 +1,178 @@
+/*
+ * cmd_import.c - `coffer import`: read chat exports into the archive.
+ *
+ * Every PATH is parsed into one batch before the passphrase is asked and
+ * before anything is stored, so a bad input refuses the whole import and
+ * leaves the archive as it was; cf_import() then stores the batch in one
+ * transaction (messages already present are skipped).  All PATHs must be
+ * of one format, named with --format or detected.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "archive.h"
+#include "cli.h"
+#include "import.h"
+#include "pass.h"
+#include "util.h"
+
+/* "jsonl, whatsapp, ..." for messages. */
+static void
+known_formats(char *buf, size_t n)
+{
+	size_t i, used = 0;
+	int w;
+
+	buf[0] = '\0';
+	for (i = 0; cf_importers[i] != NULL; i++) {
+		w = snprintf(buf + used, n - used, "%s%s", i > 0 ? ", " : "",
+		    cf_importers[i]->name);
+		if (w < 0 || (size_t)w >= n - used)
+			break;
+		used += (size_t)w;
+	}
+}
+
+/* The importer for every path, from --format or by detection. */
+static int
+choose_importer(const char *format, const char **paths, int npaths,
+    const struct cf_importer **out)
+{
+	const struct cf_importer *imp, *first = NULL;
+	char known[256];
+	int i;
+
+	known_formats(known, sizeof known);
+	if (format != NULL) {
+		*out = cf_importer_find(format);
+		if (*out == NULL)
+			return cli_usage_error("import",
+			    "--format: unknown format '%s' (known: %s)", format, known);
+		return CMD_OK;
+	}
+	for (i = 0; i < npaths; i++) {
+		imp = cf_importer_detect(paths[i]);
+		if (imp == NULL) {
+			cf_error("%s: format not recognised; name it with --format (known: %s)",
+			    paths[i], known);
+			return CMD_ERROR;
+		}
+		if (first != NULL && imp != first) {
+			cf_error("%s: format %s, but %s is %s; import them separately", paths[i],
+			    imp->name, paths[0], first->name);
+			return CMD_ERROR;
+		}
+		first = imp;
+	}
+	*out = first;
+	return CMD_OK;
+}
+
+int
+cmd_import(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "as", required_argument, NULL, 'a' },
+		{ "format", required_argument, NULL, 'F' },
+		{ "timezone", required_argument, NULL, 'z' },
+		{ "passphrase-file", required_argument, NULL, 'p' },
+		CLI_OPT_HELP,
+		CLI_OPT_END,
+	};
+	const char **pos, *as = NULL, *format = NULL, *tz = NULL, *passfile = NULL;
+	const struct cf_importer *imp = NULL;
+	struct cf_import_stats st;
+	struct cf_import_opts io;
+	struct cf_archive *a = NULL;
+	struct cf_session *s = NULL;
+	struct cf_batch *b = NULL;
+	char *pass = NULL;
+	size_t passlen = 0;
+	int c, i, npos = 0, rc, result = CMD_ERROR;
+
+	/* ARCHIVE and PATHs: never more than argc. */
+	pos = calloc((size_t)argc, sizeof *pos);
+	if (pos == NULL) {
+		cf_error("import: out of memory");
+		return CMD_ERROR;
+	}
+	cli_getopt_reset();
+	while ((c = getopt_long(argc, argv, "-h", opts, NULL)) != -1) {
+		switch (c) {
+		case 1:
+			if ((result = cli_positional("import", pos, &npos, argc, optarg)) != CMD_OK)
+				goto out;
+			break;
+		case 'a':
+			as = optarg;
+			break;
+		case 'F':
+			format = optarg;
+			break;
+		case 'z':
+			tz = optarg;
+			break;
+		case 'p':
+			passfile = optarg;
+			break;
+		case 'h':
+			result = CMD_HELP;
+			goto out;
+		default:
+			result = CMD_USAGE;
+			goto out;
+		}
+	}
+	if ((result = cli_rest("import", pos, &npos, argc, argc, argv)) != CMD_OK)
+		goto out;
+	if (npos < 2) {
+		result = cli_usage_error("import", "missing %s", npos == 0 ? "ARCHIVE" : "PATH");
+		goto out;
+	}
+	if (as == NULL) {
+		result = cli_usage_error("import", "missing --as INGEST");
+		goto out;
+	}
+	if ((result = cli_check_name("import", "--as", as)) != CMD_OK)
+		goto out;
+	if (tz == NULL)
+		tz = cf_tz_local_name();
+	if (cf_tz_valid(tz) < 0) {
+		result = cli_usage_error("import", "--timezone: unknown time zone '%s'", tz);
+		goto out;
+	}
+	if ((result = choose_importer(format, pos + 1, npos - 1, &imp)) != CMD_OK)
+		goto out;
+	result = CMD_ERROR;
+
+	if (cf_archive_open(&a, pos[0], 0) < 0)
+		goto out;
+	if (cf_batch_new(&b, imp->name, tz) < 0)
+		goto out;
+	memset(&io, 0, sizeof io);
+	io.tz = tz;
+	for (i = 1; i < npos; i++)
+		if (imp->parse(pos[i], b, &io) < 0)
+			goto out;
+
+	if (cli_read_pass(passfile, as, &pass, &passlen) < 0)
+		goto out;
+	rc = cf_session_unlock(a, as, pass, passlen, &s);
+	cf_pass_free(pass, passlen);
+	if (rc < 0)
+		goto out;
+	memset(&st, 0, sizeof st);
+	if (cf_import(a, s, b, &st) < 0)
+		goto out;
+	printf("imported %" PRIu64 " messages (%" PRIu64 " already present) into %" PRIu64
+	    " conversations (%" PRIu64 " new), %" PRIu64 " attachments\n", st.added,
+	    st.duplicates, st.conversations, st.new_conversations, st.attachments);
+	result = CMD_OK;
+out:
+	cf_batch_free(b);
+	cli_close_session(a, s);
+	free(pos);
+	return result;
+}

@@ -1,0 +1,104 @@
+/*
+ * cmd_mount.c - `coffer mount`: unlock a principal and show what it may
+ * read as a read-only FUSE file system (cofferfs.h).  The archive is
+ * opened read-only.  -o may be given several times; Coffer's own options
+ * (tz=ZONE) are taken out by cfs_parse_o and the rest passed to libfuse.
+ * The ingest identity is refused: it can read nothing.
+ * cfs_run owns the archive and the session from then on; when it
+ * daemonises it returns 0 here once the mount is ready.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "archive.h"
+#include "cli.h"
+#include "cofferfs.h"
+#include "util.h"
+
+int
+cmd_mount(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "as", required_argument, NULL, 'a' },
+		{ "passphrase-file", required_argument, NULL, 'p' },
+		CLI_OPT_HELP,
+		CLI_OPT_END,
+	};
+	const char *pos[2], *as = NULL, *passfile = NULL;
+	struct cf_archive *a = NULL;
+	struct cf_session *s = NULL;
+	struct cfs_opts o;
+	char *rest = NULL;
+	int c, npos = 0, rc, result = CMD_ERROR;
+
+	memset(&o, 0, sizeof o);
+	cli_getopt_reset();
+	while ((c = getopt_long(argc, argv, "-hfdo:", opts, NULL)) != -1) {
+		switch (c) {
+		case 1:
+			if ((result = cli_positional("mount", pos, &npos, 2, optarg)) != CMD_OK)
+				goto out;
+			break;
+		case 'a':
+			as = optarg;
+			break;
+		case 'p':
+			passfile = optarg;
+			break;
+		case 'f':
+			o.foreground = 1;
+			break;
+		case 'd':
+			o.debug = 1;
+			o.foreground = 1;
+			break;
+		case 'o':
+			if (cfs_parse_o(optarg, &o, &rest) < 0) {
+				result = CMD_USAGE;
+				goto out;
+			}
+			break;
+		case 'h':
+			result = CMD_HELP;
+			goto out;
+		default:
+			result = CMD_USAGE;
+			goto out;
+		}
+	}
+	if ((result = cli_rest("mount", pos, &npos, 2, argc, argv)) != CMD_OK)
+		goto out;
+	if (npos != 2) {
+		result = cli_usage_error("mount", "missing %s",
+		    npos == 0 ? "ARCHIVE" : "MOUNTPOINT");
+		goto out;
+	}
+	if (as == NULL) {
+		result = cli_usage_error("mount", "missing --as NAME");
+		goto out;
+	}
+	if ((result = cli_check_name("mount", "--as", as)) != CMD_OK)
+		goto out;
+	if (o.tz != NULL && cf_tz_valid(o.tz) < 0) {
+		result = cli_usage_error("mount", "-o tz: unknown time zone '%s'", o.tz);
+		goto out;
+	}
+	o.fuse_opts = rest;
+	result = CMD_ERROR;
+
+	if (cli_open_session(pos[0], CF_KS_RDONLY, as, passfile, &a, &s) < 0)
+		goto out;
+	/* Ingest holds no conversation key: say so instead of mounting an
+	 * empty tree. */
+	if (cf_session_role(s) == CF_ROLE_INGEST) {
+		cf_error("%s: %s is an ingest identity: it can add messages but not read them, "
+		    "so there is nothing to mount", pos[0], as);
+		cli_close_session(a, s);
+		goto out;
+	}
+	rc = cfs_run(a, s, pos[1], &o);   /* takes a and s */
+	result = rc < 0 ? CMD_ERROR : CMD_OK;
+out:
+	free(rest);
+	return result;
+}
