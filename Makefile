@@ -17,7 +17,7 @@ WARNINGS = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wformat-security \
 	-Wpointer-arith -Wcast-align -Wwrite-strings -Wvla -Wundef \
 	-Wimplicit-fallthrough -Wnull-dereference -Wredundant-decls
 CFLAGS ?= -O2 -g
-PKGS = fuse3 libsodium lmdb jansson
+PKGS = fuse3 libsodium lmdb jansson libzip
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 

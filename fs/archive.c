@@ -1239,6 +1239,7 @@ struct cf_batch {
 	size_t n, cap;
 	size_t last;                    /* index of the last chat used */
 	size_t total;
+	size_t bytes;                   /* approximate size of the messages */
 };
 
 int
@@ -1271,12 +1272,10 @@ free_wiped(char *s)
 }
 
 void
-cf_batch_free(struct cf_batch *b)
+cf_batch_reset(struct cf_batch *b)
 {
 	size_t i, j;
 
-	if (b == NULL)
-		return;
 	for (i = 0; i < b->n; i++) {
 		for (j = 0; j < b->chats[i].n; j++)
 			cf_msg_clear(&b->chats[i].msgs[j]);
@@ -1285,6 +1284,16 @@ cf_batch_free(struct cf_batch *b)
 		free_wiped(b->chats[i].title);
 	}
 	free(b->chats);
+	b->chats = NULL;
+	b->n = b->cap = b->last = b->total = b->bytes = 0;
+}
+
+void
+cf_batch_free(struct cf_batch *b)
+{
+	if (b == NULL)
+		return;
+	cf_batch_reset(b);
 	free(b->source);
 	free(b->tz);
 	free(b);
@@ -1294,6 +1303,44 @@ size_t
 cf_batch_messages(const struct cf_batch *b)
 {
 	return b->total;
+}
+
+int
+cf_batch_foreach(const struct cf_batch *b,
+    int (*cb)(const char *chat, const char *title, const struct cf_msg *m, void *arg),
+    void *arg)
+{
+	size_t i, j;
+	int rc;
+
+	for (i = 0; i < b->n; i++)
+		for (j = 0; j < b->chats[i].n; j++)
+			if ((rc = cb(b->chats[i].chat, b->chats[i].title, &b->chats[i].msgs[j],
+			    arg)) != 0)
+				return rc;
+	return 0;
+}
+
+size_t
+cf_batch_bytes(const struct cf_batch *b)
+{
+	return b->bytes;
+}
+
+static size_t
+msg_bytes(const struct cf_msg *m)
+{
+	size_t n = sizeof(*m), i;
+
+	n += m->id ? strlen(m->id) : 0;
+	n += m->ts_raw ? strlen(m->ts_raw) : 0;
+	n += m->sender ? strlen(m->sender) : 0;
+	n += m->body ? strlen(m->body) : 0;
+	n += m->extra ? strlen(m->extra) : 0;
+	for (i = 0; i < m->natt; i++)
+		n += sizeof(m->att[i]) + strlen(m->att[i].name) +
+		    (m->att[i].src_path ? strlen(m->att[i].src_path) : 0);
+	return n;
 }
 
 static struct batch_chat *
@@ -1351,6 +1398,7 @@ cf_batch_add(struct cf_batch *b, const char *chat, const char *title, struct cf_
 		c->msgs = nm;
 		c->cap = cap;
 	}
+	b->bytes += msg_bytes(m);
 	c->msgs[c->n++] = *m;
 	memset(m, 0, sizeof(*m));
 	b->total++;
@@ -1519,6 +1567,9 @@ msg_tag(const struct import_ctx *x, const struct batch_chat *bc, const struct cf
 	    strlen(m->body) + 1 : 1);
 	for (i = 0; i < m->natt; i++)
 		cf_hash_update(&st, m->att[i].name, strlen(m->att[i].name) + 1);
+	/* extra tells apart identical lines (importers number repeats in it) */
+	if (m->extra != NULL)
+		cf_hash_update(&st, m->extra, strlen(m->extra) + 1);
 	cf_hash_final(&st, digest);
 	cf_keyed_tag(tag, x->s->ingest_key, "coffer-msg-content", scope, (size_t)n, digest,
 	    sizeof(digest));

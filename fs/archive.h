@@ -160,6 +160,18 @@ int cf_batch_new(struct cf_batch **b, const char *source, const char *tz);
  */
 int cf_batch_add(struct cf_batch *b, const char *chat, const char *title, struct cf_msg *m);
 size_t cf_batch_messages(const struct cf_batch *b);
+/* Approximate bytes of message data the batch holds. */
+size_t cf_batch_bytes(const struct cf_batch *b);
+/* Call cb for every message of the batch, conversation by conversation in
+ * the order they were first added (title: the batch's title for that
+ * conversation, or NULL).  A non-zero return from cb stops the walk and is
+ * returned.  For tests and tools that inspect what an importer produced. */
+int cf_batch_foreach(const struct cf_batch *b,
+    int (*cb)(const char *chat, const char *title, const struct cf_msg *m, void *arg),
+    void *arg);
+/* Drop every message (after a successful cf_import), keeping source and
+ * zone, so that the batch can be filled again. */
+void cf_batch_reset(struct cf_batch *b);
 void cf_batch_free(struct cf_batch *b);
 
 struct cf_import_stats {

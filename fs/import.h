@@ -25,7 +25,23 @@ struct cf_import_opts {
 	 * machine's local zone (cf_tz_local_name()).  The zone used is recorded
 	 * in each such message's cf_msg.tz. */
 	const char *tz;
+	/*
+	 * Optional: store what the batch holds so far and empty it (the caller
+	 * passes cf_import plus cf_batch_reset).  Importers of inputs that can
+	 * be huge call cf_import_maybe_flush() between conversations and every
+	 * few thousand messages, so memory stays bounded; each flush is then
+	 * its own atomic batch.  NULL: keep everything for one batch.
+	 */
+	int (*flush)(struct cf_batch *b, void *arg);
+	void *flush_arg;
 };
+
+/* Bytes of message data above which cf_import_maybe_flush flushes. */
+#define CF_IMPORT_FLUSH_BYTES (32u << 20)
+
+/* Call o->flush when it is set and b holds more than CF_IMPORT_FLUSH_BYTES.
+ * Returns 0 or the flush's error. */
+int cf_import_maybe_flush(const struct cf_import_opts *o, struct cf_batch *b);
 
 struct cf_importer {
 	const char *name;               /* "jsonl"; also the batch's source */
@@ -35,6 +51,17 @@ struct cf_importer {
 	 * (reported as "FILE:LINE: reason"), or -errno (reported). */
 	int (*parse)(const char *path, struct cf_batch *b, const struct cf_import_opts *o);
 };
+
+/*
+ * Temporary folders holding files extracted from an archive (zip) input:
+ * they must outlive parse() because the batch refers to them until
+ * cf_import() has read them.  An importer creates one with mkdtemp (0700,
+ * files 0600: they hold plaintext) and registers it here;
+ * cf_import_tempdirs_clean() removes every registered folder and its files
+ * (the import command calls it on every exit path).  Returns 0 or -ENOMEM.
+ */
+int cf_import_tempdir_add(const char *dir);
+void cf_import_tempdirs_clean(void);
 
 /* Every importer, in detection order, terminated by NULL. */
 extern const struct cf_importer *const cf_importers[];

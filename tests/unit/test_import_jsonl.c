@@ -87,7 +87,7 @@ capture_end(char *buf, size_t n)
 static int
 parse_file(const char *path, const char *tz, size_t *count, char *err, size_t errlen)
 {
-	struct cf_import_opts o = { tz };
+	struct cf_import_opts o = { .tz = tz };
 	struct cf_batch *b = NULL;
 	int rc;
 
@@ -397,7 +397,7 @@ test_files(void)
 	CHECK_STR(err, "");
 	/* Parsing twice into one batch adds to it (dedup is the archive's) */
 	{
-		struct cf_import_opts o = { "UTC" };
+		struct cf_import_opts o = { .tz = "UTC" };
 		struct cf_batch *b = NULL;
 
 		REQUIRE(cf_batch_new(&b, "jsonl", "UTC") == 0);
