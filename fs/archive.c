@@ -43,6 +43,7 @@ struct cf_session {
 	int recovery;                   /* acting as the recovery key */
 	struct cf_keypair kp;
 	uint8_t *ingest_key;            /* secure memory, or NULL */
+	uint8_t *sign_sk;               /* archive signing key (admins), or NULL */
 };
 
 static int64_t
@@ -125,17 +126,193 @@ is_admin(const struct cf_session *s)
 	return s->role == CF_ROLE_ADMIN;
 }
 
-/* Associated data that binds a passphrase-wrapped key to its owner. */
-static size_t
-owner_ad(uint8_t *ad, size_t n, const uint8_t archive_id[CF_ID_BYTES], const char *name)
-{
-	size_t len = strlen(name);
+/*
+ * Associated data that binds a passphrase-wrapped key to its owner and to
+ * the archive's signing key: whoever replaces the signing public key in the
+ * keystore makes every unlock fail, so a principal that unlocks can trust
+ * the signing key it reads, and through it every signed record.
+ */
+#define OWNER_AD_MAX (CF_ID_BYTES + CF_SIGN_PK_BYTES + CF_NAME_MAX)
 
-	if (CF_ID_BYTES + len > n)
-		len = n - CF_ID_BYTES;
+static size_t
+owner_ad(uint8_t *ad, const uint8_t archive_id[CF_ID_BYTES],
+    const uint8_t sign_pk[CF_SIGN_PK_BYTES], const char *name)
+{
+	size_t len = strnlen(name, CF_NAME_MAX);
+
 	memcpy(ad, archive_id, CF_ID_BYTES);
-	memcpy(ad + CF_ID_BYTES, name, len);
-	return CF_ID_BYTES + len;
+	memcpy(ad + CF_ID_BYTES, sign_pk, CF_SIGN_PK_BYTES);
+	memcpy(ad + CF_ID_BYTES + CF_SIGN_PK_BYTES, name, len);
+	return CF_ID_BYTES + CF_SIGN_PK_BYTES + len;
+}
+
+/* ---- signed and MAC'd keystore records --------------------------------
+ *
+ * Records that admins write (archive metadata, principals, grants) are
+ * signed with the archive's Ed25519 key; conversation records, written by
+ * ingest, carry a MAC keyed with the ingest key.  The messages below are
+ * what is signed; docs/FORMAT.md spells them out.
+ */
+struct msgbuf {
+	uint8_t b[1024];
+	size_t n;
+	int over;
+};
+
+static void
+mb_put(struct msgbuf *m, const void *p, size_t len)
+{
+	if (m->over || len > sizeof(m->b) - m->n) {
+		m->over = 1;
+		return;
+	}
+	memcpy(m->b + m->n, p, len);
+	m->n += len;
+}
+
+static void
+mb_u64(struct msgbuf *m, uint64_t v)
+{
+	uint8_t b[8];
+
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+	mb_put(m, b, 8);
+}
+
+/* a string with its terminating NUL, so that fields cannot run together */
+static void
+mb_str(struct msgbuf *m, const char *str)
+{
+	mb_put(m, str, strlen(str) + 1);
+}
+
+static void
+meta_msg(struct msgbuf *m, const struct cf_meta *meta)
+{
+	memset(m, 0, sizeof(*m));
+	mb_str(m, "coffer-meta-v1");
+	mb_u64(m, meta->version);
+	mb_put(m, meta->archive_id, CF_ID_BYTES);
+	mb_put(m, meta->recovery_pk, CF_PK_BYTES);
+	mb_put(m, meta->recovery_sealed_ingest_key, CF_SEALED_KEY_BYTES);
+	mb_u64(m, (uint64_t)meta->created);
+	mb_put(m, meta->sign_pk, CF_SIGN_PK_BYTES);
+}
+
+static void
+principal_msg(struct msgbuf *m, const uint8_t archive_id[CF_ID_BYTES],
+    const struct cf_principal *p)
+{
+	memset(m, 0, sizeof(*m));
+	mb_str(m, "coffer-principal-v1");
+	mb_put(m, archive_id, CF_ID_BYTES);
+	mb_str(m, p->name);
+	mb_put(m, &p->role, 1);
+	mb_put(m, &p->disabled, 1);
+	mb_put(m, p->pk, CF_PK_BYTES);
+	mb_u64(m, (uint64_t)p->created);
+}
+
+static void
+grant_msg(struct msgbuf *m, const uint8_t archive_id[CF_ID_BYTES], const struct cf_grant *g)
+{
+	memset(m, 0, sizeof(*m));
+	mb_str(m, "coffer-grant-v1");
+	mb_put(m, archive_id, CF_ID_BYTES);
+	mb_str(m, g->principal);
+	mb_put(m, g->conv_id, CF_ID_BYTES);
+	mb_u64(m, (uint64_t)g->not_before);
+	mb_u64(m, (uint64_t)g->not_after);
+	mb_u64(m, (uint64_t)g->created);
+	mb_str(m, g->granted_by);
+	mb_str(m, g->reason);
+}
+
+static void
+conv_mac(uint8_t out[CF_HASH_BYTES], const uint8_t *ingest_key,
+    const uint8_t archive_id[CF_ID_BYTES], const struct cf_conv *c)
+{
+	struct msgbuf m;
+	uint8_t meta_hash[CF_HASH_BYTES];
+
+	memset(&m, 0, sizeof(m));
+	cf_hash(meta_hash, c->sealed_meta, c->sealed_meta_len);
+	mb_put(&m, archive_id, CF_ID_BYTES);
+	mb_put(&m, c->id, CF_ID_BYTES);
+	mb_put(&m, c->pk, CF_PK_BYTES);
+	mb_u64(&m, (uint64_t)c->created);
+	mb_u64(&m, c->next_seq);
+	mb_put(&m, c->chat_tag, CF_HASH_BYTES);
+	mb_put(&m, meta_hash, CF_HASH_BYTES);
+	cf_keyed_tag(out, ingest_key, "coffer-conv-v1", m.b, m.n, NULL, 0);
+}
+
+/* 0 when p carries a valid archive signature, else -EBADMSG (reported). */
+static int
+principal_check(const struct cf_archive *a, const struct cf_principal *p)
+{
+	struct msgbuf m;
+
+	principal_msg(&m, a->meta.archive_id, p);
+	if (m.over || cf_sign_verify(p->sig, m.b, m.n, a->meta.sign_pk) != 0) {
+		cf_error("%s/keystore: the record of principal %s is not signed by the archive "
+		    "(altered keystore?)", a->dir, p->name);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+static int
+grant_check(const struct cf_archive *a, const struct cf_grant *g)
+{
+	struct msgbuf m;
+
+	grant_msg(&m, a->meta.archive_id, g);
+	if (m.over || cf_sign_verify(g->sig, m.b, m.n, a->meta.sign_pk) != 0) {
+		cf_error("%s/keystore: a grant to %s is not signed by the archive "
+		    "(altered keystore?)", a->dir, g->principal);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+static int
+meta_check(const struct cf_archive *a)
+{
+	struct msgbuf m;
+
+	meta_msg(&m, &a->meta);
+	if (m.over || cf_sign_verify(a->meta.sig, m.b, m.n, a->meta.sign_pk) != 0) {
+		cf_error("%s/keystore: the archive metadata is not signed by the archive "
+		    "(altered keystore?)", a->dir);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+static void
+principal_sign(const uint8_t archive_id[CF_ID_BYTES], struct cf_principal *p,
+    const uint8_t *sign_sk)
+{
+	struct msgbuf m;
+
+	principal_msg(&m, archive_id, p);
+	cf_sign(p->sig, m.b, m.n, sign_sk);
+}
+
+/* The archive's signing key pair, derived from the recovery secret. */
+static int
+sign_key_from_recovery(const uint8_t secret[CF_KEY_BYTES], uint8_t pk[CF_SIGN_PK_BYTES],
+    uint8_t *sk)
+{
+	uint8_t seed[CF_HASH_BYTES];
+	int rc;
+
+	cf_keyed_tag(seed, secret, "coffer-archive-signing-key-v1", "", 0, NULL, 0);
+	rc = cf_sign_keypair_from_seed(pk, sk, seed);
+	cf_wipe(seed, sizeof(seed));
+	return rc;
 }
 
 /*
@@ -143,10 +320,11 @@ owner_ad(uint8_t *ad, size_t n, const uint8_t archive_id[CF_ID_BYTES], const cha
  * wrapped under pass.  kp receives the key pair (caller clears it).
  */
 static int
-principal_make(const uint8_t archive_id[CF_ID_BYTES], const char *name, enum cf_role role,
-    const char *pass, size_t passlen, struct cf_principal *p, struct cf_keypair *kp)
+principal_make(const uint8_t archive_id[CF_ID_BYTES], const uint8_t sign_pk[CF_SIGN_PK_BYTES],
+    const char *name, enum cf_role role, const char *pass, size_t passlen,
+    struct cf_principal *p, struct cf_keypair *kp)
 {
-	uint8_t ad[CF_ID_BYTES + CF_NAME_MAX];
+	uint8_t ad[OWNER_AD_MAX];
 	size_t adlen;
 	int rc;
 
@@ -161,12 +339,24 @@ principal_make(const uint8_t archive_id[CF_ID_BYTES], const char *name, enum cf_
 	p->role = (uint8_t)role;
 	memcpy(p->pk, kp->pk, CF_PK_BYTES);
 	cf_kdf_init(&p->kdf, role == CF_ROLE_INGEST ? CF_KDF_INTERACTIVE : CF_KDF_MODERATE);
-	adlen = owner_ad(ad, sizeof(ad), archive_id, name);
+	adlen = owner_ad(ad, archive_id, sign_pk, name);
 	if ((rc = cf_pw_wrap(p->wrapped_sk, kp->sk, pass, passlen, &p->kdf, ad, adlen)) != 0) {
 		cf_keypair_clear(kp);
 		return rc;
 	}
 	p->created = now_secs();
+	return 0;
+}
+
+/* Seal the archive signing key to p (admins). */
+static int
+principal_give_sign_key(struct cf_principal *p, const uint8_t *sign_sk)
+{
+	int rc;
+
+	if ((rc = cf_seal(p->sealed_sign_sk, sign_sk, CF_SIGN_SK_BYTES, p->pk)) != 0)
+		return rc;
+	p->has_sign_key = 1;
 	return 0;
 }
 
@@ -262,7 +452,8 @@ cf_archive_init(const char *dir, const char *admin, const char *pass, size_t pas
 	struct cf_meta meta;
 	struct cf_principal p;
 	struct cf_keypair rkp = { 0 }, akp = { 0 };
-	uint8_t *ingest_key = NULL;
+	uint8_t *ingest_key = NULL, *sign_sk = NULL;
+	struct msgbuf mm;
 	char p_blobs[4096];
 	int rc, created_dir = 0;
 
@@ -299,7 +490,8 @@ cf_archive_init(const char *dir, const char *admin, const char *pass, size_t pas
 		goto out;
 	if ((rc = cf_ks_open(&ks, dir, 0)) != 0)
 		goto out;
-	if ((ingest_key = cf_secure_alloc(CF_KEY_BYTES)) == NULL) {
+	if ((ingest_key = cf_secure_alloc(CF_KEY_BYTES)) == NULL ||
+	    (sign_sk = cf_secure_alloc(CF_SIGN_SK_BYTES)) == NULL) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -315,11 +507,18 @@ cf_archive_init(const char *dir, const char *admin, const char *pass, size_t pas
 	if ((rc = cf_seal(meta.recovery_sealed_ingest_key, ingest_key, CF_KEY_BYTES, rkp.pk)) != 0)
 		goto out;
 	meta.created = now_secs();
+	if ((rc = sign_key_from_recovery(recovery_secret, meta.sign_pk, sign_sk)) != 0)
+		goto out;
+	meta_msg(&mm, &meta);
+	cf_sign(meta.sig, mm.b, mm.n, sign_sk);
 
-	if ((rc = principal_make(meta.archive_id, admin, CF_ROLE_ADMIN, pass, passlen, &p, &akp)) != 0)
+	if ((rc = principal_make(meta.archive_id, meta.sign_pk, admin, CF_ROLE_ADMIN, pass, passlen,
+	    &p, &akp)) != 0)
 		goto out;
-	if ((rc = principal_give_ingest_key(&p, ingest_key)) != 0)
+	if ((rc = principal_give_ingest_key(&p, ingest_key)) != 0 ||
+	    (rc = principal_give_sign_key(&p, sign_sk)) != 0)
 		goto out;
+	principal_sign(meta.archive_id, &p, sign_sk);
 
 	if ((rc = cf_ks_begin(ks, 1, &t)) != 0)
 		goto out;
@@ -333,6 +532,7 @@ out:
 	cf_keypair_clear(&rkp);
 	cf_keypair_clear(&akp);
 	cf_secure_free(ingest_key);
+	cf_secure_free(sign_sk);
 	cf_wipe(&p, sizeof(p));
 	if (rc != 0) {
 		cf_wipe(recovery_secret, CF_KEY_BYTES);
@@ -439,6 +639,7 @@ cf_session_free(struct cf_session *s)
 		return;
 	cf_keypair_clear(&s->kp);
 	cf_secure_free(s->ingest_key);
+	cf_secure_free(s->sign_sk);
 	free(s);
 }
 
@@ -450,6 +651,8 @@ cf_session_relock(struct cf_session *s)
 	if (s->kp.sk != NULL && (rc = cf_secure_relock(s->kp.sk, CF_SK_BYTES)) != 0)
 		return rc;
 	if (s->ingest_key != NULL && (rc = cf_secure_relock(s->ingest_key, CF_KEY_BYTES)) != 0)
+		return rc;
+	if (s->sign_sk != NULL && (rc = cf_secure_relock(s->sign_sk, CF_SIGN_SK_BYTES)) != 0)
 		return rc;
 	return 0;
 }
@@ -478,7 +681,7 @@ cf_session_unlock(struct cf_archive *a, const char *name, const char *pass, size
 	struct cf_principal p;
 	struct cf_session *s = NULL;
 	uint8_t *sk = NULL;
-	uint8_t ad[CF_ID_BYTES + CF_NAME_MAX];
+	uint8_t ad[OWNER_AD_MAX];
 	size_t adlen;
 	int rc;
 
@@ -506,12 +709,15 @@ cf_session_unlock(struct cf_archive *a, const char *name, const char *pass, size
 		rc = -ENOMEM;
 		goto out;
 	}
-	adlen = owner_ad(ad, sizeof(ad), a->meta.archive_id, name);
+	adlen = owner_ad(ad, a->meta.archive_id, a->meta.sign_pk, name);
 	rc = cf_pw_unwrap(sk, p.wrapped_sk, pass, passlen, &p.kdf, ad, adlen);
 	if (rc == -EACCES) {
 		cf_error("%s: wrong passphrase for %s", a->dir, name);
 		goto out;
 	}
+	/* the signing key is now trusted (it is in the AD): check the records */
+	if ((rc = meta_check(a)) != 0 || (rc = principal_check(a, &p)) != 0)
+		goto out;
 	if (rc != 0)
 		goto out;
 	if ((s = session_alloc(name, (enum cf_role)p.role)) == NULL) {
@@ -528,6 +734,18 @@ cf_session_unlock(struct cf_archive *a, const char *name, const char *pass, size
 	}
 	if (p.has_ingest_key && (rc = session_take_ingest_key(s, p.sealed_ingest_key, a->dir)) != 0)
 		goto out;
+	if (p.has_sign_key) {
+		if ((s->sign_sk = cf_secure_alloc(CF_SIGN_SK_BYTES)) == NULL) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		if (cf_unseal(s->sign_sk, p.sealed_sign_sk, sizeof(p.sealed_sign_sk), &s->kp) != 0) {
+			cf_error("%s: the signing key of %s does not open (keystore damaged?)",
+			    a->dir, name);
+			rc = -EBADMSG;
+			goto out;
+		}
+	}
 	*sp = s;
 	s = NULL;
 out:
@@ -542,6 +760,7 @@ cf_session_recovery(struct cf_archive *a, const uint8_t secret[CF_KEY_BYTES],
     struct cf_session **sp)
 {
 	struct cf_session *s;
+	uint8_t sign_pk[CF_SIGN_PK_BYTES];
 	int rc;
 
 	*sp = NULL;
@@ -555,6 +774,21 @@ cf_session_recovery(struct cf_archive *a, const uint8_t secret[CF_KEY_BYTES],
 		rc = -EACCES;
 		goto fail;
 	}
+	if ((s->sign_sk = cf_secure_alloc(CF_SIGN_SK_BYTES)) == NULL) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	if ((rc = sign_key_from_recovery(secret, sign_pk, s->sign_sk)) != 0)
+		goto fail;
+	/* the recovery secret, not the keystore, is the anchor here */
+	if (cf_ct_compare(sign_pk, a->meta.sign_pk, CF_SIGN_PK_BYTES) != 0) {
+		cf_error("%s/keystore: the archive's signing key was replaced (altered keystore)",
+		    a->dir);
+		rc = -EBADMSG;
+		goto fail;
+	}
+	if ((rc = meta_check(a)) != 0)
+		goto fail;
 	if ((rc = session_take_ingest_key(s, a->meta.recovery_sealed_ingest_key, a->dir)) != 0)
 		goto fail;
 	*sp = s;
@@ -773,7 +1007,15 @@ cf_principal_add(struct cf_archive *a, struct cf_session *admin, const char *nam
 	}
 	if (rc != -ENOENT)
 		goto out;
-	if ((rc = principal_make(a->meta.archive_id, name, role, pass, passlen, &p, &kp)) != 0)
+	if (admin->sign_sk == NULL) {
+		cf_error("%s: %s holds no archive signing key", a->dir, admin->name);
+		rc = -EPERM;
+		goto out;
+	}
+	if ((rc = principal_make(a->meta.archive_id, a->meta.sign_pk, name, role, pass, passlen,
+	    &p, &kp)) != 0)
+		goto out;
+	if (role == CF_ROLE_ADMIN && (rc = principal_give_sign_key(&p, admin->sign_sk)) != 0)
 		goto out;
 	if (role == CF_ROLE_ADMIN || role == CF_ROLE_INGEST) {
 		if (admin->ingest_key == NULL) {
@@ -786,6 +1028,7 @@ cf_principal_add(struct cf_archive *a, struct cf_session *admin, const char *nam
 	}
 	if (role == CF_ROLE_ADMIN && (rc = wrap_all_convs_for(a, t, admin, name, p.pk)) != 0)
 		goto out;
+	principal_sign(a->meta.archive_id, &p, admin->sign_sk);
 	if ((rc = cf_ks_principal_put(t, &p)) != 0)
 		goto out;
 	rc = cf_ks_commit(t);
@@ -810,9 +1053,14 @@ grant_valid(const struct cf_grant *g, int64_t now)
 	return 1;
 }
 
-/* Policy: may s read conversation conv_id now?  1 yes, 0 no, -errno. */
+/*
+ * Policy: may s read conversation conv_id now?  1 yes, 0 no, -errno.  A
+ * grant counts only with a valid archive signature, so a grant edited in
+ * the keystore (an extended --until, say) grants nothing.
+ */
 static int
-policy_allows(struct cf_txn *t, const struct cf_session *s, const uint8_t conv_id[CF_ID_BYTES])
+policy_allows(const struct cf_archive *a, struct cf_txn *t, const struct cf_session *s,
+    const uint8_t conv_id[CF_ID_BYTES])
 {
 	struct cf_grant g;
 	int64_t now = now_secs();
@@ -823,13 +1071,13 @@ policy_allows(struct cf_txn *t, const struct cf_session *s, const uint8_t conv_i
 	if (s->role != CF_ROLE_REVIEWER)
 		return 0;
 	rc = cf_ks_grant_get(t, s->name, conv_id, &g);
-	if (rc == 0 && grant_valid(&g, now))
+	if (rc == 0 && grant_check(a, &g) == 0 && grant_valid(&g, now))
 		return 1;
 	if (rc != 0 && rc != -ENOENT)
 		return rc;
 	rc = cf_ks_grant_get(t, s->name, NULL, &g);
 	if (rc == 0)
-		return grant_valid(&g, now);
+		return grant_check(a, &g) == 0 && grant_valid(&g, now);
 	return rc == -ENOENT ? 0 : rc;
 }
 
@@ -845,7 +1093,7 @@ cf_policy_check(struct cf_archive *a, struct cf_session *s, const uint8_t conv_i
 		rc = -EACCES;
 		goto out;
 	}
-	rc = policy_allows(t, s, conv_id);
+	rc = policy_allows(a, t, s, conv_id);
 	if (rc == 0)
 		rc = -EACCES;
 	else if (rc == 1)
@@ -1024,7 +1272,7 @@ cf_chats_list(struct cf_archive *a, struct cf_session *s, struct cf_chat_list *o
 		const struct cf_conv *conv = (const struct cf_conv *)convs.v + i;
 		struct cf_chat *c = &out->v[out->n];
 
-		rc = policy_allows(t, s, conv->id);
+		rc = policy_allows(a, t, s, conv->id);
 		if (rc < 0)
 			goto out;
 		if (rc == 0)
@@ -1132,7 +1380,8 @@ load_segment(struct cf_archive *a, const struct cf_chat *c, const struct cf_blob
     struct cf_chat_content *cc, struct vec *msgs)
 {
 	struct cf_blob_reader *r = NULL;
-	uint8_t *plain = NULL;
+	uint8_t *plain = NULL, hash[CF_HASH_BYTES];
+	uint64_t fsize;
 	size_t len = 0, pos = 0;
 	struct cf_msg m;
 	uint32_t idx = 1;
@@ -1140,12 +1389,27 @@ load_segment(struct cf_archive *a, const struct cf_chat *c, const struct cf_blob
 	char path[4096];
 
 	memset(&m, 0, sizeof(m));
+	/*
+	 * Anyone can write a blob that opens with c's key (it only takes the
+	 * public key), so the file must also be the one the keystore
+	 * recorded: same size, same hash.
+	 */
+	if ((rc = cf_blob_path(path, sizeof(path), a->dir, b->id)) != 0)
+		return rc;
+	rc = cf_blob_check_file(path, &fsize, hash);
+	if (rc == -ENOENT)
+		cf_error("%s: missing", path);
+	if (rc != 0)
+		return rc == -ENOENT ? -EIO : rc;
+	if (fsize != b->file_size || cf_ct_compare(hash, b->hash, CF_HASH_BYTES) != 0) {
+		cf_error("%s: segment does not match its keystore record (replaced?)", path);
+		return -EBADMSG;
+	}
 	if ((rc = cf_blob_open(&r, a->dir, a->meta.archive_id, c->id, b->id, CF_BLOB_SEGMENT,
 	    &c->kp)) != 0)
 		return rc;
 	if ((rc = cf_blob_read_all(r, &plain, &len)) != 0)
 		goto out;
-	cf_blob_path(path, sizeof(path), a->dir, b->id);
 	rc = cf_record_next_hdr(plain, len, &pos, &cc->hdrs[cc->nhdrs]);
 	if (rc != 1) {
 		cf_error("%s: segment has no valid header record", path);
@@ -1471,11 +1735,18 @@ import_load_readers(struct import_ctx *x)
 				continue;
 			if (rc != 0)
 				goto out;
-			if (!grant_valid(&g, now_secs()) || p->disabled)
+			/* a grant that starts later still gets the key now: the
+			 * policy check decides when it may be used */
+			if ((g.not_after != 0 && g.not_after < now_secs()) || p->disabled)
 				continue;
+			/* fail closed: never seal a key to a record nobody signed */
+			if ((rc = grant_check(x->a, &g)) != 0)
+				goto out;
 		} else if (p->role != CF_ROLE_ADMIN) {
 			continue;
 		}
+		if ((rc = principal_check(x->a, p)) != 0)
+			goto out;
 		memset(&rk, 0, sizeof(rk));
 		snprintf(rk.name, sizeof(rk.name), "%s", p->name);
 		memcpy(rk.pk, p->pk, CF_PK_BYTES);
@@ -1514,6 +1785,7 @@ import_new_conv(struct import_ctx *x, const struct batch_chat *bc, const uint8_t
 		return rc;
 	cf_random(conv->id, CF_ID_BYTES);
 	memcpy(conv->pk, kp.pk, CF_PK_BYTES);
+	memcpy(conv->chat_tag, tag, CF_HASH_BYTES);
 	conv->created = now_secs();
 	for (i = 0; i < x->readers.n; i++) {
 		const struct reader_key *rk = (const struct reader_key *)x->readers.v + i;
@@ -1691,6 +1963,8 @@ import_chat(struct import_ctx *x, struct batch_chat *bc, struct cf_import_stats 
 	    bc->chat, strlen(bc->chat));
 	rc = cf_ks_chatmap_get(x->t, ctag, conv.id);
 	if (rc == 0) {
+		uint8_t mac[CF_HASH_BYTES];
+
 		if ((rc = cf_ks_conv_get(x->t, conv.id, &conv)) != 0) {
 			if (rc == -ENOENT) {
 				cf_error("%s/keystore: chat map names a missing conversation",
@@ -1698,6 +1972,18 @@ import_chat(struct import_ctx *x, struct batch_chat *bc, struct cf_import_stats 
 				rc = -EBADMSG;
 			}
 			return rc;
+		}
+		/* never seal new messages to a key nobody with the ingest key
+		 * wrote, nor into another chat's conversation */
+		conv_mac(mac, x->s->ingest_key, x->a->meta.archive_id, &conv);
+		if (cf_ct_compare(mac, conv.mac, CF_HASH_BYTES) != 0 ||
+		    cf_ct_compare(conv.chat_tag, ctag, CF_HASH_BYTES) != 0) {
+			char hex[2 * CF_ID_BYTES + 1];
+
+			cf_hex_encode(hex, conv.id, CF_ID_BYTES);
+			cf_error("%s/keystore: conversation %s fails its integrity check "
+			    "(altered keystore?)", x->a->dir, hex);
+			return -EBADMSG;
 		}
 	} else if (rc == -ENOENT) {
 		if ((rc = import_new_conv(x, bc, ctag, &conv)) != 0)
@@ -1781,6 +2067,7 @@ import_chat(struct import_ctx *x, struct batch_chat *bc, struct cf_import_stats 
 		if (rc != 0)
 			goto out;
 	}
+	conv_mac(conv.mac, x->s->ingest_key, x->a->meta.archive_id, &conv);
 	if ((rc = cf_ks_conv_put(x->t, &conv)) != 0)
 		goto out;
 	st->added += count;
@@ -1885,8 +2172,13 @@ cf_grant(struct cf_archive *a, struct cf_session *admin, const uint8_t *conv_id,
 		return rc;
 	if ((rc = session_still_active(a, t, admin)) != 0)
 		goto out;
-	if ((rc = grantee_get(a, t, to, &p)) != 0)
+	if ((rc = grantee_get(a, t, to, &p)) != 0 || (rc = principal_check(a, &p)) != 0)
 		goto out;
+	if (admin->sign_sk == NULL) {
+		cf_error("%s: %s holds no archive signing key", a->dir, admin->name);
+		rc = -EPERM;
+		goto out;
+	}
 	if (conv_id != NULL) {
 		struct cf_conv c;
 
@@ -1916,6 +2208,12 @@ cf_grant(struct cf_archive *a, struct cf_session *admin, const uint8_t *conv_id,
 	g.created = now_secs();
 	snprintf(g.granted_by, sizeof(g.granted_by), "%s", admin->name);
 	snprintf(g.reason, sizeof(g.reason), "%s", reason != NULL ? reason : "");
+	{
+		struct msgbuf m;
+
+		grant_msg(&m, a->meta.archive_id, &g);
+		cf_sign(g.sig, m.b, m.n, admin->sign_sk);
+	}
 	if ((rc = cf_ks_grant_put(t, &g)) != 0)
 		goto out;
 	rc = cf_ks_commit(t);

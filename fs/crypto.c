@@ -450,6 +450,44 @@ cf_keyed_tag(uint8_t out[CF_HASH_BYTES], const uint8_t key[CF_KEY_BYTES],
 }
 
 int
+cf_sign_keypair_new(uint8_t pk[CF_SIGN_PK_BYTES], uint8_t *sk)
+{
+	_Static_assert(CF_SIGN_PK_BYTES == crypto_sign_PUBLICKEYBYTES, "sign pk size");
+	_Static_assert(CF_SIGN_SK_BYTES == crypto_sign_SECRETKEYBYTES, "sign sk size");
+	_Static_assert(CF_SIG_BYTES == crypto_sign_BYTES, "signature size");
+	if (crypto_sign_keypair(pk, sk) != 0) {
+		cf_error("cannot create a signing key");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int
+cf_sign_keypair_from_seed(uint8_t pk[CF_SIGN_PK_BYTES], uint8_t *sk,
+    const uint8_t seed[CF_KEY_BYTES])
+{
+	if (crypto_sign_seed_keypair(pk, sk, seed) != 0) {
+		cf_error("cannot derive a signing key");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void
+cf_sign(uint8_t sig[CF_SIG_BYTES], const void *msg, size_t len, const uint8_t *sk)
+{
+	/* cannot fail with a well-formed key */
+	(void)crypto_sign_detached(sig, NULL, msg, len, sk);
+}
+
+int
+cf_sign_verify(const uint8_t sig[CF_SIG_BYTES], const void *msg, size_t len,
+    const uint8_t pk[CF_SIGN_PK_BYTES])
+{
+	return crypto_sign_verify_detached(sig, msg, len, pk) == 0 ? 0 : -EBADMSG;
+}
+
+int
 cf_ct_compare(const void *a, const void *b, size_t n)
 {
 	return sodium_memcmp(a, b, n) == 0 ? 0 : -1;

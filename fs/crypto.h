@@ -32,6 +32,10 @@
 #define CF_SALT_BYTES 16        /* crypto_pwhash_SALTBYTES */
 #define CF_AEAD_TAG 16          /* Poly1305 tag */
 #define CF_AEAD_NONCE 24        /* XChaCha20 nonce */
+#define CF_SIGN_PK_BYTES 32     /* Ed25519 public key */
+#define CF_SIGN_SK_BYTES 64     /* Ed25519 secret key (seed || pk) */
+#define CF_SIG_BYTES 64         /* Ed25519 signature */
+#define CF_SEALED_SIGN_KEY_BYTES (CF_SIGN_SK_BYTES + CF_SEAL_OVERHEAD) /* 112 */
 /* passphrase-wrapped secret key: nonce || ciphertext || tag */
 #define CF_PW_WRAPPED_BYTES (CF_AEAD_NONCE + CF_SK_BYTES + CF_AEAD_TAG) /* 72 */
 
@@ -151,6 +155,21 @@ void cf_hash_final(struct cf_hash_state *st, uint8_t out[CF_HASH_BYTES]);
  */
 void cf_keyed_tag(uint8_t out[CF_HASH_BYTES], const uint8_t key[CF_KEY_BYTES],
     const char *domain, const void *a, size_t alen, const void *b, size_t blen);
+
+/*
+ * Ed25519 signatures: the archive's signing key certifies the records that
+ * admins write (principals, grants, archive metadata), so that a keystore
+ * edited by someone without an admin key is detected.
+ * cf_sign_keypair_new fills pk and sk (CF_SIGN_SK_BYTES of secure memory).
+ */
+int cf_sign_keypair_new(uint8_t pk[CF_SIGN_PK_BYTES], uint8_t *sk);
+/* Deterministic signing key pair from a 32-byte seed. */
+int cf_sign_keypair_from_seed(uint8_t pk[CF_SIGN_PK_BYTES], uint8_t *sk,
+    const uint8_t seed[CF_KEY_BYTES]);
+void cf_sign(uint8_t sig[CF_SIG_BYTES], const void *msg, size_t len, const uint8_t *sk);
+/* Returns 0 when sig is pk's signature of msg, else -EBADMSG. */
+int cf_sign_verify(const uint8_t sig[CF_SIG_BYTES], const void *msg, size_t len,
+    const uint8_t pk[CF_SIGN_PK_BYTES]);
 
 /* Constant-time compare (sodium_memcmp); 0 when equal. */
 int cf_ct_compare(const void *a, const void *b, size_t n);

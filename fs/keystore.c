@@ -28,15 +28,17 @@
  *
  * Values (offset, size, field); n, g, r are string lengths, s sealed sizes:
  *
- *   meta (141 bytes)
+ *   meta (237 bytes)
  *     0    1   layout version (1)
  *     1    4   format version (u32, CF_FORMAT_VERSION)
  *     5   16   archive id
  *     21  32   recovery public key
  *     53  80   ingest key sealed to the recovery public key
  *     133  8   created (i64, Unix seconds)
+ *     141 32   archive signing public key (Ed25519)
+ *     173 64   signature by the signing key (message: archive.c meta_msg)
  *
- *   principals (230 + n bytes)
+ *   principals (407 + n bytes)
  *     0    1   layout version (1)
  *     1    2   name length n (u16, 1..64; equals the key)
  *     3    n   name
@@ -50,8 +52,12 @@
  *     70+n 72  passphrase-wrapped secret key (nonce || ciphertext || tag)
  *     142+n 80 ingest key sealed to the public key (zero when absent)
  *     222+n 8  created (i64)
+ *     230+n 1  has signing key (0 or 1; admins)
+ *     231+n 112 archive signing secret key sealed to the public key (zero
+ *              when absent)
+ *     343+n 64 archive signature (message: archive.c principal_msg)
  *
- *   convs (65 + s bytes)
+ *   convs (129 + s bytes)
  *     0    1   layout version (1)
  *     1   16   conversation id (equals the key)
  *     17  32   conversation public key
@@ -59,12 +65,14 @@
  *     57   4   next segment seq (u32)
  *     61   4   sealed metadata length s (u32, <= 4096)
  *     65   s   sealed metadata
+ *     65+s 32   chat tag (the chatmap key that names this conversation)
+ *     97+s 32   MAC keyed with the ingest key (message: archive.c conv_mac)
  *
  *   wraps (81 bytes)
  *     0    1   layout version (1)
  *     1   80   conversation secret key sealed to the principal's public key
  *
- *   grants (47 + p + g + r bytes)
+ *   grants (111 + p + g + r bytes)
  *     0      1  layout version (1)
  *     1      2  principal length p (u16, 1..64; equals the key)
  *     3      p  principal
@@ -76,6 +84,7 @@
  *     45+p   g  granted by
  *     45+p+g 2  reason length r (u16, <= 256)
  *     47+p+g r  reason
+ *     47+p+g+r 64 archive signature (message: archive.c grant_msg)
  * *
  *   blobs (98 + s bytes)
  *     0    1   layout version (1)
@@ -128,11 +137,11 @@
 #define KS_META_KEY "archive"
 
 /* Value sizes (see the table above). */
-#define KS_META_SIZE 141
-#define KS_PRINCIPAL_FIXED 230
-#define KS_CONV_FIXED 65
+#define KS_META_SIZE 237
+#define KS_PRINCIPAL_FIXED 407
+#define KS_CONV_FIXED 129
 #define KS_WRAP_SIZE (1 + CF_SEALED_KEY_BYTES)
-#define KS_GRANT_FIXED 47
+#define KS_GRANT_FIXED 111
 #define KS_BLOB_FIXED 98
 #define KS_ID_VAL_SIZE (1 + CF_ID_BYTES)
 /* Largest value any encoder writes (a conversation with full metadata). */
@@ -892,6 +901,8 @@ cf_ks_meta_get(struct cf_txn *t, struct cf_meta *m)
 	r_bytes(&r, m->recovery_pk, sizeof m->recovery_pk);
 	r_bytes(&r, m->recovery_sealed_ingest_key, sizeof m->recovery_sealed_ingest_key);
 	m->created = r_i64(&r);
+	r_bytes(&r, m->sign_pk, sizeof m->sign_pk);
+	r_bytes(&r, m->sig, sizeof m->sig);
 	if (!r_ok(&r))
 		return ks_bad(t->ks, KS_META);
 	return 0;
@@ -909,6 +920,8 @@ cf_ks_meta_put(struct cf_txn *t, const struct cf_meta *m)
 	w_bytes(&w, m->recovery_pk, sizeof m->recovery_pk);
 	w_bytes(&w, m->recovery_sealed_ingest_key, sizeof m->recovery_sealed_ingest_key);
 	w_i64(&w, m->created);
+	w_bytes(&w, m->sign_pk, sizeof m->sign_pk);
+	w_bytes(&w, m->sig, sizeof m->sig);
 	return ks_put(t, KS_META, KS_META_KEY, strlen(KS_META_KEY), &w);
 }
 
@@ -933,9 +946,13 @@ principal_decode(struct cf_txn *t, const MDB_val *k, const MDB_val *v, struct cf
 	r_bytes(&r, p->wrapped_sk, sizeof p->wrapped_sk);
 	r_bytes(&r, p->sealed_ingest_key, sizeof p->sealed_ingest_key);
 	p->created = r_i64(&r);
+	p->has_sign_key = r_u8(&r);
+	r_bytes(&r, p->sealed_sign_sk, sizeof p->sealed_sign_sk);
+	r_bytes(&r, p->sig, sizeof p->sig);
 	len = strlen(p->name);
 	if (!r_ok(&r) || len == 0 || p->role < CF_ROLE_ADMIN || p->role > CF_ROLE_INGEST ||
-	    p->disabled > 1 || p->has_ingest_key > 1 || k->mv_size != len ||
+	    p->disabled > 1 || p->has_ingest_key > 1 || p->has_sign_key > 1 ||
+	    k->mv_size != len ||
 	    memcmp(k->mv_data, p->name, len) != 0)
 		return ks_bad(t->ks, KS_PRINCIPALS);
 	return 0;
@@ -970,7 +987,7 @@ cf_ks_principal_put(struct cf_txn *t, const struct cf_principal *p)
 	if (rc < 0)
 		return rc;
 	if (p->role < CF_ROLE_ADMIN || p->role > CF_ROLE_INGEST || p->disabled > 1 ||
-	    p->has_ingest_key > 1) {
+	    p->has_ingest_key > 1 || p->has_sign_key > 1) {
 		cf_error("%s: principal %s: invalid role or flag", t->ks->path, p->name);
 		return -EINVAL;
 	}
@@ -987,6 +1004,9 @@ cf_ks_principal_put(struct cf_txn *t, const struct cf_principal *p)
 	w_bytes(&w, p->wrapped_sk, sizeof p->wrapped_sk);
 	w_bytes(&w, p->sealed_ingest_key, sizeof p->sealed_ingest_key);
 	w_i64(&w, p->created);
+	w_u8(&w, p->has_sign_key);
+	w_bytes(&w, p->sealed_sign_sk, sizeof p->sealed_sign_sk);
+	w_bytes(&w, p->sig, sizeof p->sig);
 	return ks_put(t, KS_PRINCIPALS, p->name, len, &w);
 }
 
@@ -1034,6 +1054,8 @@ conv_decode(struct cf_txn *t, const MDB_val *k, const MDB_val *v, struct cf_conv
 		r.bad = 1;
 	else
 		r_bytes(&r, c->sealed_meta, c->sealed_meta_len);
+	r_bytes(&r, c->chat_tag, sizeof c->chat_tag);
+	r_bytes(&r, c->mac, sizeof c->mac);
 	if (!r_ok(&r) || k->mv_size != CF_ID_BYTES || memcmp(k->mv_data, c->id, CF_ID_BYTES) != 0)
 		return ks_bad(t->ks, KS_CONVS);
 	return 0;
@@ -1069,6 +1091,8 @@ cf_ks_conv_put(struct cf_txn *t, const struct cf_conv *c)
 	w_u32(&w, c->next_seq);
 	w_u32(&w, c->sealed_meta_len);
 	w_bytes(&w, c->sealed_meta, c->sealed_meta_len);
+	w_bytes(&w, c->chat_tag, sizeof c->chat_tag);
+	w_bytes(&w, c->mac, sizeof c->mac);
 	return ks_put(t, KS_CONVS, c->id, CF_ID_BYTES, &w);
 }
 
@@ -1209,6 +1233,7 @@ grant_decode(struct cf_txn *t, const MDB_val *k, const MDB_val *v, struct cf_gra
 	g->created = r_i64(&r);
 	r_str(&r, g->granted_by, CF_NAME_MAX);
 	r_str(&r, g->reason, CF_REASON_MAX);
+	r_bytes(&r, g->sig, sizeof g->sig);
 	len = strlen(g->principal);
 	if (!r_ok(&r) || len == 0 || k->mv_size != len + 1 + CF_ID_BYTES ||
 	    memcmp(k->mv_data, g->principal, len + 1) != 0 ||
@@ -1263,6 +1288,7 @@ cf_ks_grant_put(struct cf_txn *t, const struct cf_grant *g)
 	w_i64(&w, g->created);
 	w_str(&w, g->granted_by, strlen(g->granted_by));
 	w_str(&w, g->reason, reason_len);
+	w_bytes(&w, g->sig, sizeof g->sig);
 	return ks_put(t, KS_GRANTS, key, klen, &w);
 }
 

@@ -53,6 +53,10 @@ struct cf_meta {
 	/* the archive's ingest key sealed to recovery_pk */
 	uint8_t recovery_sealed_ingest_key[CF_SEALED_KEY_BYTES];
 	int64_t created;                    /* Unix seconds */
+	/* the archive's signing public key; the secret key is derived from the
+	 * recovery secret and sealed to every admin */
+	uint8_t sign_pk[CF_SIGN_PK_BYTES];
+	uint8_t sig[CF_SIG_BYTES];          /* by sign_pk, over the fields above */
 };
 
 enum cf_role { CF_ROLE_ADMIN = 1, CF_ROLE_REVIEWER = 2, CF_ROLE_INGEST = 3 };
@@ -68,6 +72,9 @@ struct cf_principal {
 	/* the archive's ingest key (chat-map and dedup tags), sealed to pk */
 	uint8_t sealed_ingest_key[CF_SEALED_KEY_BYTES];
 	int64_t created;
+	uint8_t has_sign_key;               /* admins: sealed_sign_sk is valid */
+	uint8_t sealed_sign_sk[CF_SEALED_SIGN_KEY_BYTES];
+	uint8_t sig[CF_SIG_BYTES];          /* archive signature (archive.c) */
 };
 
 struct cf_conv {
@@ -75,6 +82,8 @@ struct cf_conv {
 	uint8_t pk[CF_PK_BYTES];
 	int64_t created;
 	uint32_t next_seq;                  /* seq of the next segment */
+	uint8_t chat_tag[CF_HASH_BYTES];    /* the chatmap key that names it */
+	uint8_t mac[CF_HASH_BYTES];         /* keyed with the ingest key (archive.c) */
 	uint32_t sealed_meta_len;
 	/* JSON {"title":…,"source":…,"chat":…} sealed to pk */
 	uint8_t sealed_meta[CF_SEALED_META_MAX];
@@ -88,6 +97,7 @@ struct cf_grant {
 	int64_t created;
 	char granted_by[CF_NAME_MAX + 1];
 	char reason[CF_REASON_MAX + 1];
+	uint8_t sig[CF_SIG_BYTES];          /* archive signature (archive.c) */
 };
 
 struct cf_blob_rec {

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "archive.h"
 #include "cli.h"
@@ -33,6 +34,55 @@ known_formats(char *buf, size_t n)
 			break;
 		used += (size_t)w;
 	}
+}
+
+/* What the flushes of one import share. */
+struct import_ctx {
+	struct cf_archive *a;
+	struct cf_session *s;           /* unlocked at the first flush */
+	const char *as, *passfile;
+	struct cf_import_stats total;
+	int progress;                   /* a progress line is on stderr */
+};
+
+/*
+ * Store what the batch holds and empty it.  The identity is unlocked on the
+ * first call, so a bad input is refused before the passphrase is asked
+ * (unless the input is so large that a batch is stored before the end).
+ */
+static int
+import_flush(struct cf_batch *b, void *arg)
+{
+	struct import_ctx *x = arg;
+	struct cf_import_stats st;
+	char *pass = NULL;
+	size_t passlen = 0;
+	int rc;
+
+	if (x->s == NULL) {
+		if ((rc = cli_read_pass(x->passfile, x->as, &pass, &passlen)) < 0)
+			return rc;
+		rc = cf_session_unlock(x->a, x->as, pass, passlen, &x->s);
+		cf_pass_free(pass, passlen);
+		if (rc < 0)
+			return rc;
+	}
+	if (cf_batch_messages(b) == 0)
+		return 0;
+	if ((rc = cf_import(x->a, x->s, b, &st)) < 0)
+		return rc;
+	x->total.conversations += st.conversations;
+	x->total.new_conversations += st.new_conversations;
+	x->total.added += st.added;
+	x->total.duplicates += st.duplicates;
+	x->total.attachments += st.attachments;
+	if (isatty(STDERR_FILENO)) {
+		fprintf(stderr, "\r%" PRIu64 " messages stored, %" PRIu64 " already present",
+		    x->total.added, x->total.duplicates);
+		x->progress = 1;
+	}
+	cf_batch_reset(b);
+	return 0;
 }
 
 /* The importer for every path, from --format or by detection. */
@@ -83,14 +133,11 @@ cmd_import(int argc, char **argv)
 	};
 	const char **pos, *as = NULL, *format = NULL, *tz = NULL, *passfile = NULL;
 	const struct cf_importer *imp = NULL;
-	struct cf_import_stats st;
+	struct import_ctx x = { 0 };
 	struct cf_import_opts io;
 	struct cf_archive *a = NULL;
-	struct cf_session *s = NULL;
 	struct cf_batch *b = NULL;
-	char *pass = NULL;
-	size_t passlen = 0;
-	int c, i, npos = 0, rc, result = CMD_ERROR;
+	int c, i, npos = 0, result = CMD_ERROR;
 
 	/* ARCHIVE and PATHs: never more than argc. */
 	pos = calloc((size_t)argc, sizeof *pos);
@@ -151,28 +198,31 @@ cmd_import(int argc, char **argv)
 		goto out;
 	if (cf_batch_new(&b, imp->name, tz) < 0)
 		goto out;
+	memset(&x, 0, sizeof x);
+	x.a = a;
+	x.as = as;
+	x.passfile = passfile;
 	memset(&io, 0, sizeof io);
 	io.tz = tz;
+	io.flush = import_flush;
+	io.flush_arg = &x;
 	for (i = 1; i < npos; i++)
 		if (imp->parse(pos[i], b, &io) < 0)
 			goto out;
-
-	if (cli_read_pass(passfile, as, &pass, &passlen) < 0)
+	/* the rest (for most inputs: everything) as the last batch */
+	if (import_flush(b, &x) < 0)
 		goto out;
-	rc = cf_session_unlock(a, as, pass, passlen, &s);
-	cf_pass_free(pass, passlen);
-	if (rc < 0)
-		goto out;
-	memset(&st, 0, sizeof st);
-	if (cf_import(a, s, b, &st) < 0)
-		goto out;
+	if (x.progress)
+		fputc('\n', stderr);
 	printf("imported %" PRIu64 " messages (%" PRIu64 " already present) into %" PRIu64
-	    " conversations (%" PRIu64 " new), %" PRIu64 " attachments\n", st.added,
-	    st.duplicates, st.conversations, st.new_conversations, st.attachments);
+	    " conversations (%" PRIu64 " new), %" PRIu64 " attachments\n", x.total.added,
+	    x.total.duplicates, x.total.conversations, x.total.new_conversations,
+	    x.total.attachments);
 	result = CMD_OK;
 out:
 	cf_batch_free(b);
-	cli_close_session(a, s);
+	cf_import_tempdirs_clean();
+	cli_close_session(a, x.s);
 	free(pos);
 	return result;
 }

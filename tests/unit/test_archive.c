@@ -362,6 +362,88 @@ main(void)
 	CHECK_RC(cf_verify(a, collect, &reports, &vr), 0);
 	CHECK(vr.damaged == 1);
 
+	/* ---- an altered keystore is detected, never trusted ------------- */
+	{
+		struct cf_txn *t;
+		struct cf_principal p;
+		struct cf_grant g;
+		struct cf_conv c;
+		struct cf_meta meta, savedmeta;
+		struct cf_keypair evil = { 0 };
+		uint8_t cid[CF_ID_BYTES];
+		struct cf_session *x = NULL;
+
+		/* plant an admin nobody signed: the next import refuses to seal
+		 * a new conversation's key to it */
+		REQUIRE(cf_ks_begin(cf_archive_ks(a), 1, &t) == 0);
+		REQUIRE(cf_ks_principal_get(t, "admin2", &p) == 0);
+		REQUIRE(cf_keypair_new(&evil) == 0);
+		snprintf(p.name, sizeof(p.name), "mallory");
+		memcpy(p.pk, evil.pk, CF_PK_BYTES);
+		REQUIRE(cf_ks_principal_put(t, &p) == 0);
+		REQUIRE(cf_ks_commit(t) == 0);
+		REQUIRE(cf_batch_new(&b, "jsonl", "UTC") == 0);
+		add(b, "c9", "Nine", "m9", 1700000400000, "Eve", "after the plant", NULL);
+		cf_log_quiet(1);
+		CHECK_RC(cf_import(a, ing, b, &st), -EBADMSG);
+		cf_log_quiet(0);
+		cf_batch_free(b);
+		cf_keypair_clear(&evil);
+
+		/* an extended grant is no grant */
+		CHECK_RC(cf_grant(a, adm2, NULL, "rev", 0, now - 5, "expired all"), 0);
+		CHECK(count_chats(a, rev) == 0);
+		REQUIRE(cf_ks_begin(cf_archive_ks(a), 1, &t) == 0);
+		REQUIRE(cf_ks_grant_get(t, "rev", NULL, &g) == 0);
+		g.not_after = 0;
+		REQUIRE(cf_ks_grant_put(t, &g) == 0);
+		REQUIRE(cf_ks_commit(t) == 0);
+		cf_log_quiet(1);
+		CHECK(count_chats(a, rev) == 0);
+		cf_log_quiet(0);
+
+		/* a conversation whose public key was swapped gets nothing more */
+		REQUIRE(cf_chats_list(a, adm2, &l) == 0);
+		idx = cf_chat_find(&l, "One");
+		REQUIRE(idx >= 0);
+		memcpy(cid, l.v[idx].id, CF_ID_BYTES);
+		cf_chats_free(&l);
+		REQUIRE(cf_ks_begin(cf_archive_ks(a), 1, &t) == 0);
+		REQUIRE(cf_ks_conv_get(t, cid, &c) == 0);
+		REQUIRE(cf_keypair_new(&evil) == 0);
+		memcpy(c.pk, evil.pk, CF_PK_BYTES);
+		REQUIRE(cf_ks_conv_put(t, &c) == 0);
+		REQUIRE(cf_ks_commit(t) == 0);
+		cf_keypair_clear(&evil);
+		REQUIRE(cf_batch_new(&b, "jsonl", "UTC") == 0);
+		add(b, "c1", NULL, "m10", 1700000500000, "Ann", "secret follow-up", NULL);
+		cf_log_quiet(1);
+		CHECK_RC(cf_import(a, ing, b, &st), -EBADMSG);
+		cf_log_quiet(0);
+		cf_batch_free(b);
+
+		/* a replaced signing key makes every unlock fail */
+		REQUIRE(cf_ks_begin(cf_archive_ks(a), 1, &t) == 0);
+		REQUIRE(cf_ks_meta_get(t, &meta) == 0);
+		savedmeta = meta;
+		meta.sign_pk[0] ^= 1;
+		REQUIRE(cf_ks_meta_put(t, &meta) == 0);
+		REQUIRE(cf_ks_commit(t) == 0);
+		cf_archive_close(a);
+		REQUIRE(cf_archive_open(&a, arch, 0) == 0);
+		cf_log_quiet(1);
+		CHECK(cf_session_unlock(a, "rev", PW("pw rev"), &x) < 0);
+		CHECK(cf_session_recovery(a, secret, &x) < 0);
+		cf_log_quiet(0);
+		REQUIRE(cf_ks_begin(cf_archive_ks(a), 1, &t) == 0);
+		REQUIRE(cf_ks_meta_put(t, &savedmeta) == 0);
+		REQUIRE(cf_ks_commit(t) == 0);
+		cf_archive_close(a);
+		REQUIRE(cf_archive_open(&a, arch, 0) == 0);
+		CHECK_RC(cf_session_unlock(a, "rev", PW("pw rev"), &x), 0);
+		cf_session_free(x);
+	}
+
 	cf_session_free(adm);
 	cf_session_free(adm2);
 	cf_session_free(rev);
