@@ -29,6 +29,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "util.h"
 #include "view.h"
 
@@ -1089,6 +1091,156 @@ out:
 }
 
 /* One message as transcript lines. */
+/*
+ * Members of cf_msg.extra that importers fill by convention (import.h) and
+ * that the transcript renders; everything else in extra is a source field
+ * the view does not know, listed in info.txt.  "source"/"source_text" (the
+ * original input) and "dup" are kept in the record but shown nowhere.
+ */
+static const char *const extra_known[] = {
+	"kind", "reply_to", "edits", "edited_ts", "reactions", "missing_attachments",
+	"thread", "forwarded_from", "source", "source_text", "dup", NULL,
+};
+
+static int
+extra_is_known(const char *key)
+{
+	for (size_t i = 0; extra_known[i] != NULL; i++)
+		if (strcmp(extra_known[i], key) == 0)
+			return 1;
+	return 0;
+}
+
+/* The message whose source id is id, searched backwards from before i
+ * (replies follow what they answer), then forwards. */
+static const struct cf_msg *
+find_by_id(const struct build *b, size_t i, const char *id, size_t *at)
+{
+	const struct cf_chat_content *cc = b->cc;
+	size_t j;
+
+	for (j = i; j-- > 0;)
+		if (cc->msgs[j].id != NULL && strcmp(cc->msgs[j].id, id) == 0)
+			return *at = j, &cc->msgs[j];
+	for (j = i + 1; j < cc->n; j++)
+		if (cc->msgs[j].id != NULL && strcmp(cc->msgs[j].id, id) == 0)
+			return *at = j, &cc->msgs[j];
+	return NULL;
+}
+
+/* First line of s, at most max bytes (cut on a UTF-8 boundary), "…" if cut. */
+static void
+sb_put_excerpt(struct sbuf *sb, const char *s, size_t max)
+{
+	size_t n = strcspn(s, "\r\n");
+	int cut = s[n] != '\0';
+
+	if (n > max) {
+		n = max;
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+		cut = 1;
+	}
+	sb_add(sb, s, n);
+	if (cut)
+		sb_puts(sb, "…");
+}
+
+/* The continuation lines that extra's conventional members call for. */
+static void
+render_extra(struct sbuf *sb, const struct build *b, size_t i, json_t *x)
+{
+	json_t *v, *e;
+	size_t k;
+	const char *str;
+
+	if ((str = json_string_value(json_object_get(x, "forwarded_from"))) != NULL) {
+		sb_puts(sb, "\n" INDENT "[forwarded from ");
+		sb_put_oneline(sb, str);
+		sb_putc(sb, ']');
+	}
+	v = json_object_get(x, "reply_to");
+	if (json_is_string(v) || json_is_integer(v)) {
+		char idbuf[32];
+		const struct cf_msg *r;
+		size_t at = 0;
+
+		if (json_is_integer(v)) {
+			snprintf(idbuf, sizeof(idbuf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+			str = idbuf;
+		} else {
+			str = json_string_value(v);
+		}
+		if ((r = find_by_id(b, i, str, &at)) != NULL) {
+			const struct mtime *t = &b->t[at];
+
+			sb_printf(sb, "\n" INDENT "[in reply to %04d-%02d-%02d %02d:%02d:%02d ",
+			    t->year, t->mon, t->day, t->hour, t->min, t->sec);
+			sb_put_oneline(sb, r->sender != NULL && r->sender[0] != '\0' ? r->sender : "*");
+			sb_puts(sb, ": ");
+			sb_put_excerpt(sb, r->body != NULL ? r->body : "", 60);
+			sb_putc(sb, ']');
+		} else {
+			sb_puts(sb, "\n" INDENT "[in reply to message ");
+			sb_put_oneline(sb, str);
+			sb_puts(sb, ", not in this archive]");
+		}
+	}
+	v = json_object_get(x, "edits");
+	if (json_is_array(v) && json_array_size(v) > 0) {
+		json_array_foreach(v, k, e) {
+			str = json_string_value(json_object_get(e, "body"));
+			sb_puts(sb, "\n" INDENT "[before an edit: ");
+			sb_put_excerpt(sb, str != NULL ? str : "", 200);
+			sb_putc(sb, ']');
+		}
+	} else if (json_object_get(x, "edited_ts") != NULL ||
+	    (json_is_string(json_object_get(x, "kind")) &&
+	    strcmp(json_string_value(json_object_get(x, "kind")), "edited") == 0)) {
+		sb_puts(sb, "\n" INDENT "[edited]");
+	}
+	v = json_object_get(x, "missing_attachments");
+	if (json_is_array(v)) {
+		json_array_foreach(v, k, e) {
+			const char *name = json_string_value(json_object_get(e, "name"));
+			const char *why = json_string_value(json_object_get(e, "reason"));
+
+			sb_puts(sb, "\n" INDENT "[attachment not in the archive: ");
+			sb_put_oneline(sb, name != NULL && name[0] != '\0' ? name : "(no name)");
+			if (why != NULL && why[0] != '\0') {
+				sb_puts(sb, " (");
+				sb_put_oneline(sb, why);
+				sb_putc(sb, ')');
+			}
+			sb_putc(sb, ']');
+		}
+	}
+	v = json_object_get(x, "reactions");
+	if (json_is_array(v) && json_array_size(v) > 0) {
+		sb_puts(sb, "\n" INDENT "[reactions:");
+		json_array_foreach(v, k, e) {
+			json_t *by = json_object_get(e, "by"), *who;
+			json_int_t count = json_integer_value(json_object_get(e, "count"));
+			size_t w;
+
+			str = json_string_value(json_object_get(e, "emoji"));
+			sb_puts(sb, k > 0 ? "; " : " ");
+			sb_put_oneline(sb, str != NULL ? str : "?");
+			if (json_is_array(by) && json_array_size(by) > 0) {
+				json_array_foreach(by, w, who) {
+					const char *name = json_string_value(who);
+
+					sb_puts(sb, w > 0 ? ", " : " ");
+					sb_put_oneline(sb, name != NULL ? name : "?");
+				}
+			} else if (count > 0) {
+				sb_printf(sb, " %" JSON_INTEGER_FORMAT, count);
+			}
+		}
+		sb_putc(sb, ']');
+	}
+}
+
 static void
 render_msg(struct sbuf *sb, const struct build *b, size_t i)
 {
@@ -1127,6 +1279,13 @@ render_msg(struct sbuf *sb, const struct build *b, size_t i)
 			sb_puts(sb, "\n" INDENT "[attachment: " ATT_DIR "/");
 		sb_puts(sb, b->attnames[b->attfirst[i] + j]);
 		sb_putc(sb, ']');
+	}
+	if (m->extra != NULL && m->extra[0] != '\0') {
+		json_t *x = json_loads(m->extra, 0, NULL);
+
+		if (json_is_object(x))
+			render_extra(sb, b, i, x);
+		json_decref(x);
 	}
 	sb_putc(sb, '\n');
 }
@@ -1208,8 +1367,6 @@ render_info(const struct build *b, size_t *len)
 		sb_put_oneline(&sb, cc->hdrs[0].chat);
 
 	sb_puts(&sb, "\nTime zone of source times: ");
-	for (i = 0; i < cc->nhdrs && rc == 0; i++)
-		rc = list_add_distinct(&sb, &seen, cc->hdrs[i].tz);
 	for (i = 0; i < cc->n && rc == 0; i++)
 		rc = list_add_distinct(&sb, &seen, cc->msgs[i].tz);
 	if (seen.n == 0)
@@ -1239,7 +1396,26 @@ render_info(const struct build *b, size_t *len)
 			const struct cf_msg *m = &cc->msgs[i];
 			const struct mtime *t = &b->t[i];
 
+			json_t *x, *val;
+			const char *key;
+			void *tmp;
+			char *text;
+
 			if (m->extra == NULL || m->extra[0] == '\0')
+				continue;
+			/* only what the transcript does not show */
+			x = json_loads(m->extra, JSON_DECODE_ANY, NULL);
+			if (!json_is_object(x)) {
+				json_decref(x);
+				continue;
+			}
+			json_object_foreach_safe(x, tmp, key, val)
+				if (extra_is_known(key))
+					json_object_del(x, key);
+			text = json_object_size(x) > 0 ?
+			    json_dumps(x, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+			json_decref(x);
+			if (text == NULL)
 				continue;
 			sb_puts(&sb, "  ");
 			if (m->id != NULL && m->id[0] != '\0')
@@ -1248,8 +1424,10 @@ render_info(const struct build *b, size_t *len)
 				sb_printf(&sb, "%04d-%02d-%02d %02d:%02d:%02d", t->year, t->mon,
 				    t->day, t->hour, t->min, t->sec);
 			sb_puts(&sb, ": ");
-			sb_put_oneline(&sb, m->extra);
+			sb_put_oneline(&sb, text);
 			sb_putc(&sb, '\n');
+			cf_wipe(text, strlen(text));
+			free(text);
 		}
 	}
 	if (rc != 0 && sb.err == 0)

@@ -508,7 +508,7 @@ test_info(void)
 	    "Conversation: 0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a\n"
 	    "Source: jsonl, whatsapp\n"
 	    "Source chat id: c-1\n"
-	    "Time zone of source times: Europe/Paris, America/New_York\n"
+	    "Time zone of source times: America/New_York\n"
 	    "Participants: Alice, Bob\n"
 	    "Messages: 4\n"
 	    "Attachments: 1\n"
@@ -705,10 +705,55 @@ test_race(void)
 	cf_view_free(v);
 }
 
+/* The conventional members of extra (import.h) in the transcript; the
+ * rest in info.txt. */
+static void
+test_extra_render(void)
+{
+	struct cf_chat chat;
+	struct cf_chat_list l = { &chat, 1 };
+	struct cf_msg m[3];
+	struct cf_chat_content cc = { m, 3, NULL, 0 };
+	struct cf_view *v = NULL;
+	char buf[4096];
+
+	m[0] = msg("2025-05-01T10:00:00Z", "Ann", "Is the berth free?\nSecond line");
+	m[0].id = (char *)"100";
+	m[1] = msg("2025-05-01T10:05:00Z", "Ben", "Yes");
+	m[1].id = (char *)"101";
+	m[1].extra = (char *)"{\"reply_to\":\"100\",\"edits\":[{\"ts\":1,\"body\":\"No\"}],"
+	    "\"reactions\":[{\"emoji\":\"👍\",\"by\":[\"Ann\",\"Cy\"]},{\"emoji\":\"❤️\",\"count\":3}],"
+	    "\"source\":{\"raw\":1},\"mood\":\"calm\"}";
+	m[2] = msg("2025-05-01T10:06:00Z", "Ann", "see photo");
+	m[2].extra = (char *)"{\"reply_to\":\"999\",\"missing_attachments\":[{\"name\":\"p.jpg\","
+	    "\"reason\":\"not included in export\"}],\"edited_ts\":5,\"dup\":1}";
+	set_chat(&chat, 0x21, "Extra", m[2].ts_ms);
+	REQUIRE(cf_view_new(&v, &l, NULL, 0, NULL) == 0);
+	CHECK_RC(cf_view_conv_build(v, 0, &chat, &cc), 0);
+	CHECK_STR(text_of(v, 2, "2025-05-01.txt", buf, sizeof(buf)),
+	    "10:00:00  Ann: Is the berth free?\n"
+	    "          Second line\n"
+	    "10:05:00  Ben: Yes\n"
+	    "          [in reply to 2025-05-01 10:00:00 Ann: Is the berth free?…]\n"
+	    "          [before an edit: No]\n"
+	    "          [reactions: 👍 Ann, Cy; ❤️ 3]\n"
+	    "10:06:00  Ann: see photo\n"
+	    "          [in reply to message 999, not in this archive]\n"
+	    "          [edited]\n"
+	    "          [attachment not in the archive: p.jpg (not included in export)]\n");
+	/* info.txt lists only the member the transcript does not show */
+	REQUIRE(text_of(v, 2, "info.txt", buf, sizeof(buf)) != NULL);
+	CHECK(strstr(buf, "  101: {\"mood\":\"calm\"}\n") != NULL);
+	CHECK(strstr(buf, "raw") == NULL);
+	CHECK(strstr(buf, "dup") == NULL);
+	cf_view_free(v);
+}
+
 int
 main(void)
 {
 	test_sanitize();
+	test_extra_render();
 	test_root_names();
 	test_days();
 	test_attachments();
