@@ -42,7 +42,7 @@ LIB_OBJ = $(LIB_SRC:%.c=$(O)/%.o)
 TOOL_OBJ = $(TOOL_SRC:%.c=$(O)/%.o)
 TESTS = $(TEST_SRC:tests/unit/%.c=$(O)/tests/%)
 
-.PHONY: all tests check check-unit check-e2e install uninstall clean deps deps-ok demo fuzz bench
+.PHONY: all tests check check-unit check-e2e install uninstall clean deps deps-ok demo fuzz fuzz-quick fuzzers bench
 
 all: $(O)/coffer $(O)/cofferfs
 
@@ -102,7 +102,33 @@ uninstall:
 deps:
 	sh tools/ensure-deps.sh
 
+# ---- fuzzing (clang's libFuzzer; Debian package clang) --------------------
+# make fuzz             every tests/fuzz/fuzz_*.c for FUZZ_SECONDS (600) each
+# make fuzz-quick       the same for 20 s each
+FUZZ_CC ?= clang
+FUZZ_O ?= build-fuzz
+FUZZ_SECONDS ?= 600
+FUZZ_CFLAGS = -std=c17 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+	-fsanitize=fuzzer-no-link,address,undefined $(PKG_CFLAGS) -Ifs
+FUZZ_LIB_OBJ = $(LIB_SRC:%.c=$(FUZZ_O)/%.o)
+FUZZERS = $(patsubst tests/fuzz/%.c,$(FUZZ_O)/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(FUZZ_O)/fs/%.o: fs/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_O)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ) $(LIBS)
+
+fuzzers: $(FUZZERS)
+
+fuzz: fuzzers
+	FUZZ_O=$(FUZZ_O) sh tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-quick: fuzzers
+	FUZZ_O=$(FUZZ_O) sh tests/fuzz/run.sh 20
+
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(O)/fs/cofferfs_main.d $(TEST_SRC:tests/unit/%.c=$(O)/tests/unit/%.d)

@@ -1,0 +1,39 @@
+#!/bin/sh
+# Run every fuzzer built in $FUZZ_O for SECONDS each (default 600: the
+# ten CPU-minutes the issues ask for; `make fuzz-quick` passes 20).
+# Seeds: tests/fixtures/<format>/ and, when present, ../shared/corpus/<format>/.
+# A crash leaves its input in $FUZZ_O/crashes/ and makes this exit 1.
+secs=${1:-600}
+top=$(cd "$(dirname "$0")/../.." && pwd)
+out=${FUZZ_O:-$top/build-fuzz}
+corpus_top=${COFFER_CORPUS:-$top/../shared/corpus}
+status=0
+mkdir -p "$out/crashes"
+for f in "$out"/fuzz_*; do
+	[ -x "$f" ] || continue
+	name=$(basename "$f")
+	fmt=${name#fuzz_}
+	work="$out/corpus/$fmt"
+	mkdir -p "$work"
+	seeds=""
+	for d in "$top/tests/fixtures/$fmt" "$corpus_top/$fmt"; do
+		[ -d "$d" ] && seeds="$seeds $d"
+	done
+	[ "$fmt" = jsonl ] && seeds="$seeds $top/tests/fixtures/sample"
+	# libFuzzer takes files, not trees: copy every seed file in once
+	for d in $seeds; do
+		find "$d" -type f -size -1000k | while read -r s; do
+			cp "$s" "$work/seed-$(echo "$s" | cksum | cut -d' ' -f1)" 2>/dev/null
+		done
+	done
+	echo "fuzz: $name for ${secs}s ($(ls "$work" | wc -l) inputs in its corpus)"
+	if ! "$f" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 \
+	    -artifact_prefix="$out/crashes/$name-" -print_final_stats=1 "$work" \
+	    >"$out/$name.log" 2>&1; then
+		echo "fuzz: $name FAILED, see $out/$name.log"; tail -30 "$out/$name.log"
+		status=1
+	else
+		grep -E "^stat::number_of_executed_units|^Done" "$out/$name.log" | tr '\n' ' '; echo
+	fi
+done
+exit $status
