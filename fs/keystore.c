@@ -925,6 +925,46 @@ cf_ks_meta_put(struct cf_txn *t, const struct cf_meta *m)
 	return ks_put(t, KS_META, KS_META_KEY, strlen(KS_META_KEY), &w);
 }
 
+/*
+ * Walk db in key order: from the first key, or with plen > 0 from prefix
+ * while keys start with it.  step gets each raw pair; a non-zero return
+ * stops the walk and is returned.
+ */
+static int
+ks_walk(struct cf_txn *t, enum ks_db db, const void *prefix, size_t plen,
+    int (*step)(struct cf_txn *t, const MDB_val *k, const MDB_val *v, void *arg), void *arg)
+{
+	MDB_cursor *cur = NULL;
+	MDB_val k = { plen, (void *)prefix }, v;
+	int rc;
+
+	rc = mdb_cursor_open(t->txn, t->ks->dbi[db], &cur);
+	if (rc != 0)
+		return ks_fail(t->ks, rc);
+	for (rc = mdb_cursor_get(cur, &k, &v, plen > 0 ? MDB_SET_RANGE : MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (plen > 0 && (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0))
+			break;
+		if ((rc = step(t, &k, &v, arg)) != 0)
+			goto out;
+	}
+	rc = rc == 0 || rc == MDB_NOTFOUND ? 0 : ks_fail(t->ks, rc);
+out:
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+/* Typed walks: decode each value, then call the caller's callback. */
+struct ks_each {
+	union {
+		int (*principal)(const struct cf_principal *p, void *arg);
+		int (*conv)(const struct cf_conv *c, void *arg);
+		int (*grant)(const struct cf_grant *g, void *arg);
+		int (*blob)(const struct cf_blob_rec *b, void *arg);
+	} cb;
+	void *arg;
+};
+
 /* ---- principals ------------------------------------------------------ */
 
 static int
@@ -1010,30 +1050,23 @@ cf_ks_principal_put(struct cf_txn *t, const struct cf_principal *p)
 	return ks_put(t, KS_PRINCIPALS, p->name, len, &w);
 }
 
+static int
+principal_step(struct cf_txn *t, const MDB_val *k, const MDB_val *v, void *arg)
+{
+	const struct ks_each *e = arg;
+	struct cf_principal p;
+	int rc = principal_decode(t, k, v, &p);
+
+	return rc != 0 ? rc : e->cb.principal(&p, e->arg);
+}
+
 int
 cf_ks_principal_foreach(struct cf_txn *t,
     int (*cb)(const struct cf_principal *p, void *arg), void *arg)
 {
-	MDB_cursor *cur = NULL;
-	MDB_val k, v;
-	struct cf_principal p;
-	int rc;
+	struct ks_each e = { .cb.principal = cb, .arg = arg };
 
-	rc = mdb_cursor_open(t->txn, t->ks->dbi[KS_PRINCIPALS], &cur);
-	if (rc != 0)
-		return ks_fail(t->ks, rc);
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		rc = principal_decode(t, &k, &v, &p);
-		if (rc == 0)
-			rc = cb(&p, arg);
-		if (rc != 0)
-			goto out;
-	}
-	rc = rc == MDB_NOTFOUND ? 0 : ks_fail(t->ks, rc);
-out:
-	mdb_cursor_close(cur);
-	return rc;
+	return ks_walk(t, KS_PRINCIPALS, NULL, 0, principal_step, &e);
 }
 
 /* ---- conversations --------------------------------------------------- */
@@ -1096,30 +1129,23 @@ cf_ks_conv_put(struct cf_txn *t, const struct cf_conv *c)
 	return ks_put(t, KS_CONVS, c->id, CF_ID_BYTES, &w);
 }
 
+static int
+conv_step(struct cf_txn *t, const MDB_val *k, const MDB_val *v, void *arg)
+{
+	const struct ks_each *e = arg;
+	struct cf_conv c;
+	int rc = conv_decode(t, k, v, &c);
+
+	return rc != 0 ? rc : e->cb.conv(&c, e->arg);
+}
+
 int
 cf_ks_conv_foreach(struct cf_txn *t,
     int (*cb)(const struct cf_conv *c, void *arg), void *arg)
 {
-	MDB_cursor *cur = NULL;
-	MDB_val k, v;
-	struct cf_conv c;
-	int rc;
+	struct ks_each e = { .cb.conv = cb, .arg = arg };
 
-	rc = mdb_cursor_open(t->txn, t->ks->dbi[KS_CONVS], &cur);
-	if (rc != 0)
-		return ks_fail(t->ks, rc);
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		rc = conv_decode(t, &k, &v, &c);
-		if (rc == 0)
-			rc = cb(&c, arg);
-		if (rc != 0)
-			goto out;
-	}
-	rc = rc == MDB_NOTFOUND ? 0 : ks_fail(t->ks, rc);
-out:
-	mdb_cursor_close(cur);
-	return rc;
+	return ks_walk(t, KS_CONVS, NULL, 0, conv_step, &e);
 }
 
 /* ---- wrapped conversation keys --------------------------------------- */
@@ -1305,17 +1331,24 @@ cf_ks_grant_del(struct cf_txn *t, const char *principal, const uint8_t conv_id[C
 	return ks_del(t, KS_GRANTS, key, klen);
 }
 
+static int
+grant_step(struct cf_txn *t, const MDB_val *k, const MDB_val *v, void *arg)
+{
+	const struct ks_each *e = arg;
+	struct cf_grant g;
+	int rc = grant_decode(t, k, v, &g);
+
+	return rc != 0 ? rc : e->cb.grant(&g, e->arg);
+}
+
 int
 cf_ks_grant_foreach(struct cf_txn *t, const char *principal,
     int (*cb)(const struct cf_grant *g, void *arg), void *arg)
 {
+	struct ks_each e = { .cb.grant = cb, .arg = arg };
 	uint8_t prefix[CF_NAME_MAX + 1];
 	size_t plen = 0;
-	MDB_cursor *cur = NULL;
-	MDB_val k, v;
-	struct cf_grant g;
 	int rc;
-	MDB_cursor_op op = MDB_FIRST;
 
 	if (principal != NULL) {
 		rc = ks_name_check(t->ks, principal, 0);
@@ -1324,29 +1357,8 @@ cf_ks_grant_foreach(struct cf_txn *t, const char *principal,
 		/* "name\0": without the NUL, "bob" would also match "bobby". */
 		plen = strlen(principal) + 1;
 		memcpy(prefix, principal, plen);
-		k.mv_data = prefix;
-		k.mv_size = plen;
-		op = MDB_SET_RANGE;
 	}
-	rc = mdb_cursor_open(t->txn, t->ks->dbi[KS_GRANTS], &cur);
-	if (rc != 0)
-		return ks_fail(t->ks, rc);
-	for (rc = mdb_cursor_get(cur, &k, &v, op); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (plen > 0 && (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)) {
-			rc = 0;
-			goto out;
-		}
-		rc = grant_decode(t, &k, &v, &g);
-		if (rc == 0)
-			rc = cb(&g, arg);
-		if (rc != 0)
-			goto out;
-	}
-	rc = rc == MDB_NOTFOUND ? 0 : ks_fail(t->ks, rc);
-out:
-	mdb_cursor_close(cur);
-	return rc;
+	return ks_walk(t, KS_GRANTS, prefix, plen, grant_step, &e);
 }
 
 /* ---- blobs ----------------------------------------------------------- */
@@ -1425,79 +1437,60 @@ cf_ks_blob_get(struct cf_txn *t, const uint8_t id[CF_ID_BYTES], struct cf_blob_r
 	return blob_decode(t, &k, &v, b);
 }
 
+static int
+blob_step(struct cf_txn *t, const MDB_val *k, const MDB_val *v, void *arg)
+{
+	const struct ks_each *e = arg;
+	struct cf_blob_rec b;
+	int rc = blob_decode(t, k, v, &b);
+
+	return rc != 0 ? rc : e->cb.blob(&b, e->arg);
+}
+
 int
 cf_ks_blob_foreach(struct cf_txn *t,
     int (*cb)(const struct cf_blob_rec *b, void *arg), void *arg)
 {
-	MDB_cursor *cur = NULL;
-	MDB_val k, v;
+	struct ks_each e = { .cb.blob = cb, .arg = arg };
+
+	return ks_walk(t, KS_BLOBS, NULL, 0, blob_step, &e);
+}
+
+/* One convblobs entry: its blob record, checked against the index. */
+static int
+segment_step(struct cf_txn *t, const MDB_val *k, const MDB_val *v, void *arg)
+{
+	const struct ks_each *e = arg;
+	uint8_t id[CF_ID_BYTES];
 	struct cf_blob_rec b;
 	int rc;
 
-	rc = mdb_cursor_open(t->txn, t->ks->dbi[KS_BLOBS], &cur);
-	if (rc != 0)
-		return ks_fail(t->ks, rc);
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		rc = blob_decode(t, &k, &v, &b);
-		if (rc == 0)
-			rc = cb(&b, arg);
-		if (rc != 0)
-			goto out;
+	if (k->mv_size != CF_ID_BYTES + 4)
+		return ks_bad(t->ks, KS_CONVBLOBS);
+	rc = ks_id_decode(t, KS_CONVBLOBS, v, id);
+	if (rc < 0)
+		return rc;
+	rc = cf_ks_blob_get(t, id, &b);
+	if (rc == -ENOENT) {
+		cf_error("%s: convblobs names a blob with no record", t->ks->path);
+		return -EBADMSG;
 	}
-	rc = rc == MDB_NOTFOUND ? 0 : ks_fail(t->ks, rc);
-out:
-	mdb_cursor_close(cur);
-	return rc;
+	if (rc < 0)
+		return rc;
+	/* The index entry and the record must tell the same story. */
+	if (b.kind != CF_BLOB_SEGMENT || memcmp(b.conv_id, k->mv_data, CF_ID_BYTES) != 0 ||
+	    b.seq != be32_get((const uint8_t *)k->mv_data + CF_ID_BYTES))
+		return ks_bad(t->ks, KS_CONVBLOBS);
+	return e->cb.blob(&b, e->arg);
 }
 
 int
 cf_ks_conv_segments(struct cf_txn *t, const uint8_t conv_id[CF_ID_BYTES],
     int (*cb)(const struct cf_blob_rec *b, void *arg), void *arg)
 {
-	MDB_cursor *cur = NULL;
-	MDB_val k = { CF_ID_BYTES, (void *)conv_id }, v;
-	uint8_t id[CF_ID_BYTES];
-	struct cf_blob_rec b;
-	int rc;
+	struct ks_each e = { .cb.blob = cb, .arg = arg };
 
-	rc = mdb_cursor_open(t->txn, t->ks->dbi[KS_CONVBLOBS], &cur);
-	if (rc != 0)
-		return ks_fail(t->ks, rc);
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size < CF_ID_BYTES || memcmp(k.mv_data, conv_id, CF_ID_BYTES) != 0) {
-			rc = 0;
-			goto out;
-		}
-		if (k.mv_size != CF_ID_BYTES + 4) {
-			rc = ks_bad(t->ks, KS_CONVBLOBS);
-			goto out;
-		}
-		rc = ks_id_decode(t, KS_CONVBLOBS, &v, id);
-		if (rc < 0)
-			goto out;
-		rc = cf_ks_blob_get(t, id, &b);
-		if (rc == -ENOENT) {
-			cf_error("%s: convblobs names a blob with no record", t->ks->path);
-			rc = -EBADMSG;
-		}
-		if (rc < 0)
-			goto out;
-		/* The index entry and the record must tell the same story. */
-		if (b.kind != CF_BLOB_SEGMENT || memcmp(b.conv_id, conv_id, CF_ID_BYTES) != 0 ||
-		    b.seq != be32_get((const uint8_t *)k.mv_data + CF_ID_BYTES)) {
-			rc = ks_bad(t->ks, KS_CONVBLOBS);
-			goto out;
-		}
-		rc = cb(&b, arg);
-		if (rc != 0)
-			goto out;
-	}
-	rc = rc == MDB_NOTFOUND ? 0 : ks_fail(t->ks, rc);
-out:
-	mdb_cursor_close(cur);
-	return rc;
+	return ks_walk(t, KS_CONVBLOBS, conv_id, CF_ID_BYTES, segment_step, &e);
 }
 
 /* ---- chat map and dedup tags ----------------------------------------- */
