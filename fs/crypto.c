@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <stdalign.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -70,10 +71,21 @@ cf_crypto_init(void)
 void *
 cf_secure_alloc(size_t n)
 {
+	static atomic_int warned;
 	void *p = sodium_malloc(n);
 
-	if (p == NULL)
+	if (p == NULL) {
 		cf_error("out of secure memory");
+		return NULL;
+	}
+	/*
+	 * sodium_malloc locks the pages but ignores a failure to do so; lock
+	 * again to learn the outcome, and say so once rather than let keys be
+	 * swapped out silently.
+	 */
+	if (sodium_mlock(p, n) != 0 && atomic_exchange(&warned, 1) == 0)
+		cf_error("warning: cannot lock memory (%s): keys may be written to swap; "
+		    "raise RLIMIT_MEMLOCK (ulimit -l)", strerror(errno));
 	return p;
 }
 
