@@ -10,8 +10,13 @@
  *     a grant), so bypassing this code does not bypass the policy;
  *   - the ingest identity only ever sees conversation *public* keys: it
  *     seals fresh blob keys to them and cannot open what it wrote.
- * Limits: a batch is held in memory until it is stored; one import at a
- * time per archive (LMDB's single writer serialises them).
+ * Integrity of the keystore itself: records admins write are signed with
+ * the archive's Ed25519 key, conversation records carry a MAC keyed with
+ * the ingest key, and blobs are checked against their recorded hash when
+ * opened (see "signed and MAC'd keystore records" below).
+ * Limits: a batch is held in memory until it is stored (importers of huge
+ * inputs flush it in parts, import.h); one import at a time per archive
+ * (LMDB's single writer serialises them).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -212,6 +217,12 @@ principal_msg(struct msgbuf *m, const uint8_t archive_id[CF_ID_BYTES],
 	mb_put(m, &p->disabled, 1);
 	mb_put(m, p->pk, CF_PK_BYTES);
 	mb_u64(m, (uint64_t)p->created);
+	/* the keys handed to it: a swapped ingest or signing key would make
+	 * it write under, or trust, keys an intruder chose */
+	mb_put(m, &p->has_ingest_key, 1);
+	mb_put(m, p->sealed_ingest_key, CF_SEALED_KEY_BYTES);
+	mb_put(m, &p->has_sign_key, 1);
+	mb_put(m, p->sealed_sign_sk, CF_SEALED_SIGN_KEY_BYTES);
 }
 
 static void
@@ -711,10 +722,10 @@ cf_session_unlock(struct cf_archive *a, const char *name, const char *pass, size
 	}
 	adlen = owner_ad(ad, a->meta.archive_id, a->meta.sign_pk, name);
 	rc = cf_pw_unwrap(sk, p.wrapped_sk, pass, passlen, &p.kdf, ad, adlen);
-	if (rc == -EACCES) {
+	if (rc == -EACCES)
 		cf_error("%s: wrong passphrase for %s", a->dir, name);
+	if (rc != 0)
 		goto out;
-	}
 	/* the signing key is now trusted (it is in the AD): check the records */
 	if ((rc = meta_check(a)) != 0 || (rc = principal_check(a, &p)) != 0)
 		goto out;
@@ -739,9 +750,12 @@ cf_session_unlock(struct cf_archive *a, const char *name, const char *pass, size
 			rc = -ENOMEM;
 			goto out;
 		}
-		if (cf_unseal(s->sign_sk, p.sealed_sign_sk, sizeof(p.sealed_sign_sk), &s->kp) != 0) {
-			cf_error("%s: the signing key of %s does not open (keystore damaged?)",
-			    a->dir, name);
+		/* an Ed25519 secret key ends with its public key */
+		if (cf_unseal(s->sign_sk, p.sealed_sign_sk, sizeof(p.sealed_sign_sk), &s->kp) != 0 ||
+		    cf_ct_compare(s->sign_sk + CF_SIGN_SK_BYTES - CF_SIGN_PK_BYTES,
+		    a->meta.sign_pk, CF_SIGN_PK_BYTES) != 0) {
+			cf_error("%s: the signing key of %s does not open or does not match "
+			    "(keystore damaged?)", a->dir, name);
 			rc = -EBADMSG;
 			goto out;
 		}
@@ -1380,8 +1394,7 @@ load_segment(struct cf_archive *a, const struct cf_chat *c, const struct cf_blob
     struct cf_chat_content *cc, struct vec *msgs)
 {
 	struct cf_blob_reader *r = NULL;
-	uint8_t *plain = NULL, hash[CF_HASH_BYTES];
-	uint64_t fsize;
+	uint8_t *plain = NULL;
 	size_t len = 0, pos = 0;
 	struct cf_msg m;
 	uint32_t idx = 1;
@@ -1389,25 +1402,15 @@ load_segment(struct cf_archive *a, const struct cf_chat *c, const struct cf_blob
 	char path[4096];
 
 	memset(&m, 0, sizeof(m));
-	/*
-	 * Anyone can write a blob that opens with c's key (it only takes the
-	 * public key), so the file must also be the one the keystore
-	 * recorded: same size, same hash.
-	 */
 	if ((rc = cf_blob_path(path, sizeof(path), a->dir, b->id)) != 0)
 		return rc;
-	rc = cf_blob_check_file(path, &fsize, hash);
-	if (rc == -ENOENT)
-		cf_error("%s: missing", path);
-	if (rc != 0)
-		return rc == -ENOENT ? -EIO : rc;
-	if (fsize != b->file_size || cf_ct_compare(hash, b->hash, CF_HASH_BYTES) != 0) {
-		cf_error("%s: segment does not match its keystore record (replaced?)", path);
-		return -EBADMSG;
-	}
 	if ((rc = cf_blob_open(&r, a->dir, a->meta.archive_id, c->id, b->id, CF_BLOB_SEGMENT,
 	    &c->kp)) != 0)
 		return rc;
+	/* anyone can write a blob that opens with c's public key: it must
+	 * also be the very file the keystore recorded */
+	if ((rc = cf_blob_verify(r, b->file_size, b->hash)) != 0)
+		goto out;
 	if ((rc = cf_blob_read_all(r, &plain, &len)) != 0)
 		goto out;
 	rc = cf_record_next_hdr(plain, len, &pos, &cc->hdrs[cc->nhdrs]);
@@ -1483,8 +1486,37 @@ int
 cf_chat_attachment_open(struct cf_archive *a, const struct cf_chat *c,
     const uint8_t blob_id[CF_ID_BYTES], struct cf_blob_reader **r)
 {
-	return cf_blob_open(r, a->dir, a->meta.archive_id, c->id, blob_id, CF_BLOB_ATTACHMENT,
-	    &c->kp);
+	struct cf_blob_rec rec;
+	struct cf_txn *t;
+	int rc;
+
+	*r = NULL;
+	if ((rc = cf_ks_begin(a->ks, 0, &t)) != 0)
+		return rc;
+	rc = cf_ks_blob_get(t, blob_id, &rec);
+	cf_ks_abort(t);
+	if (rc == -ENOENT) {
+		char hex[2 * CF_ID_BYTES + 1];
+
+		cf_hex_encode(hex, blob_id, CF_ID_BYTES);
+		cf_error("%s/keystore: attachment %s has no record", a->dir, hex);
+		return -EBADMSG;
+	}
+	if (rc != 0)
+		return rc;
+	if (rec.kind != CF_BLOB_ATTACHMENT || memcmp(rec.conv_id, c->id, CF_ID_BYTES) != 0) {
+		cf_error("%s/keystore: attachment record belongs elsewhere", a->dir);
+		return -EBADMSG;
+	}
+	if ((rc = cf_blob_open(r, a->dir, a->meta.archive_id, c->id, blob_id, CF_BLOB_ATTACHMENT,
+	    &c->kp)) != 0)
+		return rc;
+	/* as for segments: the file must be the one recorded */
+	if ((rc = cf_blob_verify(*r, rec.file_size, rec.hash)) != 0) {
+		cf_blob_close(*r);
+		*r = NULL;
+	}
+	return rc;
 }
 
 /* ---- batches ---------------------------------------------------------- */

@@ -664,14 +664,40 @@ cf_blob_close(struct cf_blob_reader *r)
 	free(r);
 }
 
+/* Stream an open file through BLAKE2b-256 from offset 0. */
+static int
+hash_fd(int fd, const char *path, uint64_t *size, uint8_t hash[CF_HASH_BYTES])
+{
+	struct cf_hash_state hs;
+	uint8_t *buf;
+	uint64_t total = 0;
+	ssize_t n;
+
+	buf = malloc(CHUNK_CT);
+	if (buf == NULL) {
+		cf_error("%s: %s", path, strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	cf_hash_init(&hs);
+	while ((n = cf_pread_all(fd, buf, CHUNK_CT, (off_t)total)) > 0) {
+		cf_hash_update(&hs, buf, (size_t)n);
+		total += (uint64_t)n;
+	}
+	free(buf);
+	if (n < 0) {
+		cf_error("%s: %s", path, strerror((int)-n));
+		return (int)n;
+	}
+	cf_hash_final(&hs, hash);
+	*size = total;
+	return 0;
+}
+
 int
 cf_blob_check_file(const char *path, uint64_t *size, uint8_t hash[CF_HASH_BYTES])
 {
-	struct cf_hash_state hs;
 	struct stat st;
-	uint8_t *buf = NULL;
-	uint64_t total = 0;
-	int fd, rc = 0;
+	int fd, rc;
 
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
@@ -683,39 +709,28 @@ cf_blob_check_file(const char *path, uint64_t *size, uint8_t hash[CF_HASH_BYTES]
 	if (fstat(fd, &st) < 0) {
 		rc = -errno;
 		cf_error("%s: %s", path, strerror(-rc));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
+	} else if (!S_ISREG(st.st_mode)) {
 		rc = -EINVAL;
 		cf_error("%s: not a regular file", path);
-		goto out;
+	} else {
+		rc = hash_fd(fd, path, size, hash);
 	}
-	buf = malloc(CHUNK_CT);
-	if (buf == NULL) {
-		rc = -ENOMEM;
-		cf_error("%s: %s", path, strerror(ENOMEM));
-		goto out;
-	}
-	cf_hash_init(&hs);
-	for (;;) {
-		ssize_t n = read(fd, buf, CHUNK_CT);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
-			cf_error("%s: %s", path, strerror(-rc));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		cf_hash_update(&hs, buf, (size_t)n);
-		total += (uint64_t)n;
-	}
-	cf_hash_final(&hs, hash);
-	*size = total;
-out:
-	free(buf);
 	close(fd);
 	return rc;
+}
+
+int
+cf_blob_verify(struct cf_blob_reader *r, uint64_t size, const uint8_t hash[CF_HASH_BYTES])
+{
+	uint8_t got[CF_HASH_BYTES];
+	uint64_t n;
+	int rc;
+
+	if ((rc = hash_fd(r->fd, r->path, &n, got)) != 0)
+		return rc;
+	if (n != size || cf_ct_compare(got, hash, CF_HASH_BYTES) != 0) {
+		cf_error("%s: blob does not match its keystore record (replaced?)", r->path);
+		return -EBADMSG;
+	}
+	return 0;
 }

@@ -96,6 +96,15 @@ ssize_t cf_blob_pread(struct cf_blob_reader *r, void *buf, size_t len, uint64_t 
 /* Decrypt the whole blob into malloc'd memory (NUL-terminated, not
  * counted).  Returns 0 or -errno. */
 int cf_blob_read_all(struct cf_blob_reader *r, uint8_t **out, size_t *len);
+/*
+ * Check that the opened file is the one the keystore recorded: its size and
+ * BLAKE2b-256 hash.  Anyone holding a conversation's public key can write a
+ * blob that opens, so a reader that must not be fooled by a replaced file
+ * calls this once after cf_blob_open; later reads use the same descriptor,
+ * so the file cannot be swapped in between.  Returns 0, -EBADMSG
+ * (reported) or -errno.
+ */
+int cf_blob_verify(struct cf_blob_reader *r, uint64_t size, const uint8_t hash[CF_HASH_BYTES]);
 /* Close and wipe the key.  Accepts NULL. */
 void cf_blob_close(struct cf_blob_reader *r);
 

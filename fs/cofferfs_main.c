@@ -40,6 +40,7 @@ usage_help(void)
 	    "  -d                      print FUSE debugging output (implies -f)\n"
 	    "  -o OPTIONS              comma-separated mount options: tz=ZONE shows\n"
 	    "                          times in ZONE (default UTC); others go to FUSE\n"
+	    "                          (rw, allow_other and allow_root are refused)\n"
 	    "  -h, --help              show this help\n", stdout);
 }
 

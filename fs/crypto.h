@@ -102,7 +102,8 @@ void cf_kdf_init(struct cf_kdf *k, enum cf_kdf_level level);
 /*
  * Encrypt a secret key under a passphrase: key = Argon2id(pass, k->salt),
  * out = nonce || XChaCha20-Poly1305(sk, ad).  ad binds the wrapped key to
- * its owner (archive id || principal name).  Returns 0, -ENOMEM.
+ * its owner and to the archive's signing key (archive.c: archive id ||
+ * signing public key || principal name).  Returns 0, -ENOMEM.
  */
 int cf_pw_wrap(uint8_t out[CF_PW_WRAPPED_BYTES], const uint8_t sk[CF_SK_BYTES],
     const char *pass, size_t passlen, const struct cf_kdf *k,

@@ -10,8 +10,8 @@
  * Plaintext handling: the line buffer and the stdio buffer are wiped before
  * they are freed, and so are the strings of the parsed JSON tree.  Limits:
  * getline() may have moved a line longer than the initial buffer, leaving an
- * unwiped copy in freed heap memory, and jansson's own scratch buffers are
- * not wiped.  Attachment files are only checked here (lstat: a regular
+ * unwiped copy in freed heap memory (jansson's own blocks are wiped on free
+ * by the allocator record.c installs).  Attachment files are only checked here (lstat: a regular
  * file, not a symbolic link); the archive reads them at import time.
  */
 #include <errno.h>

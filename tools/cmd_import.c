@@ -4,8 +4,11 @@
  * Every PATH is parsed into one batch before the passphrase is asked and
  * before anything is stored, so a bad input refuses the whole import and
  * leaves the archive as it was; cf_import() then stores the batch in one
- * transaction (messages already present are skipped).  All PATHs must be
- * of one format, named with --format or detected.
+ * transaction (messages already present are skipped).  Inputs so large
+ * that the batch passes CF_IMPORT_FLUSH_BYTES are stored in several
+ * batches as the importer goes (import_flush): each is atomic, and a
+ * re-run after a failure adds only what is missing.  All PATHs must be of
+ * one format, named with --format or detected.
  */
 #include <inttypes.h>
 #include <stdio.h>

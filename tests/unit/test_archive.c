@@ -349,7 +349,15 @@ main(void)
 		struct cf_blob_reader *r;
 		uint8_t buf[100];
 
-		REQUIRE(cf_chat_attachment_open(a, &l.v[idx], cc.msgs[0].att[0].blob_id, &r) == 0);
+		/* the file no longer matches its record: refused at open */
+		cf_log_quiet(1);
+		CHECK_RC(cf_chat_attachment_open(a, &l.v[idx], cc.msgs[0].att[0].blob_id, &r),
+		    -EBADMSG);
+		cf_log_quiet(0);
+		CHECK(r == NULL);
+		/* and below the record check, the chunk itself fails */
+		REQUIRE(cf_blob_open(&r, arch, cf_archive_id(a), l.v[idx].id,
+		    cc.msgs[0].att[0].blob_id, CF_BLOB_ATTACHMENT, &l.v[idx].kp) == 0);
 		cf_log_quiet(1);
 		CHECK_RC(cf_blob_pread(r, buf, sizeof(buf), 4990), -EBADMSG);
 		cf_log_quiet(0);
@@ -421,6 +429,20 @@ main(void)
 		CHECK_RC(cf_import(a, ing, b, &st), -EBADMSG);
 		cf_log_quiet(0);
 		cf_batch_free(b);
+
+		/* an ingest key sealed to ingest by an intruder is refused */
+		REQUIRE(cf_ks_begin(cf_archive_ks(a), 1, &t) == 0);
+		REQUIRE(cf_ks_principal_get(t, "ing", &p) == 0);
+		{
+			uint8_t fake[CF_KEY_BYTES] = { 1, 2, 3 };
+
+			REQUIRE(cf_seal(p.sealed_ingest_key, fake, sizeof(fake), p.pk) == 0);
+		}
+		REQUIRE(cf_ks_principal_put(t, &p) == 0);
+		REQUIRE(cf_ks_commit(t) == 0);
+		cf_log_quiet(1);
+		CHECK_RC(cf_session_unlock(a, "ing", PW("pw ing"), &x), -EBADMSG);
+		cf_log_quiet(0);
 
 		/* a replaced signing key makes every unlock fail */
 		REQUIRE(cf_ks_begin(cf_archive_ks(a), 1, &t) == 0);
