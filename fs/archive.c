@@ -729,8 +729,6 @@ cf_session_unlock(struct cf_archive *a, const char *name, const char *pass, size
 	/* the signing key is now trusted (it is in the AD): check the records */
 	if ((rc = meta_check(a)) != 0 || (rc = principal_check(a, &p)) != 0)
 		goto out;
-	if (rc != 0)
-		goto out;
 	if ((s = session_alloc(name, (enum cf_role)p.role)) == NULL) {
 		rc = -ENOMEM;
 		goto out;
@@ -1406,7 +1404,8 @@ load_segment(struct cf_archive *a, const struct cf_chat *c, const struct cf_blob
 		return rc;
 	if ((rc = cf_blob_open(&r, a->dir, a->meta.archive_id, c->id, b->id, CF_BLOB_SEGMENT,
 	    &c->kp)) != 0)
-		return rc;
+		/* a missing segment is damage to the store, like a bad one */
+		return rc == -ENOENT ? -EBADMSG : rc;
 	/* anyone can write a blob that opens with c's public key: it must
 	 * also be the very file the keystore recorded */
 	if ((rc = cf_blob_verify(r, b->file_size, b->hash)) != 0)

@@ -1098,8 +1098,8 @@ out:
  * original input) and "dup" are kept in the record but shown nowhere.
  */
 static const char *const extra_known[] = {
-	"kind", "reply_to", "edits", "edited_ts", "reactions", "missing_attachments",
-	"thread", "forwarded_from", "source", "source_text", "dup", NULL,
+	"kind", "reply_to", "edits", "edited", "edited_ts", "reactions", "missing_attachments",
+	"thread", "forwarded_from", "poll", "date_guess", "source", "source_text", "dup", NULL,
 };
 
 static int
@@ -1195,6 +1195,7 @@ render_extra(struct sbuf *sb, const struct build *b, size_t i, json_t *x)
 			sb_putc(sb, ']');
 		}
 	} else if (json_object_get(x, "edited_ts") != NULL ||
+	    json_is_true(json_object_get(x, "edited")) ||
 	    (json_is_string(json_object_get(x, "kind")) &&
 	    strcmp(json_string_value(json_object_get(x, "kind")), "edited") == 0)) {
 		sb_puts(sb, "\n" INDENT "[edited]");

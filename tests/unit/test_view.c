@@ -726,7 +726,7 @@ test_extra_render(void)
 	    "\"source\":{\"raw\":1},\"mood\":\"calm\"}";
 	m[2] = msg("2025-05-01T10:06:00Z", "Ann", "see photo");
 	m[2].extra = (char *)"{\"reply_to\":\"999\",\"missing_attachments\":[{\"name\":\"p.jpg\","
-	    "\"reason\":\"not included in export\"}],\"edited_ts\":5,\"dup\":1}";
+	    "\"reason\":\"not included in export\"}],\"edited\":true,\"dup\":1}";
 	set_chat(&chat, 0x21, "Extra", m[2].ts_ms);
 	REQUIRE(cf_view_new(&v, &l, NULL, 0, NULL) == 0);
 	CHECK_RC(cf_view_conv_build(v, 0, &chat, &cc), 0);
