@@ -22,6 +22,10 @@ static char **tempdirs;
 static size_t ntempdirs;
 
 const struct cf_importer *const cf_importers[] = {
+	&cf_importer_slack,
+	&cf_importer_telegram,
+	&cf_importer_whatsapp,
+	&cf_importer_signal,
 	&cf_importer_jsonl,
 	NULL,
 };

@@ -108,4 +108,117 @@ int cf_jsonl_parse_line(const char *line, size_t len, const char *dir, const cha
 /* Free (and wipe) everything in l; the struct is zeroed.  NULL ok. */
 void cf_jsonl_line_clear(struct cf_jsonl_line *l);
 
+/* ---- Telegram Desktop JSON export (fs/import_telegram.c) ----------------
+ *
+ * result.json of "Export chat history" (the document is one chat object
+ * {name, type, id, messages}) or of "Export Telegram data" (chats.list[]
+ * and left_chats.list[] of chat objects; every other section is skipped).
+ * Streamed: only one message is held at a time, whatever the file's size.
+ * Conversation: chat id = "id" as decimal text (else "name", else the file
+ * name without ".json"); title = "name" ("Saved Messages" and the like for
+ * chats without one).  Message: id = "id"; ts from "date_unixtime"
+ * (absolute, tz NULL; ts_raw is that text), else "date" read in the zone
+ * (recorded in tz); sender = "from", else "from_id", else "Deleted
+ * Account"; body = "text" flattened (a string, or strings and entity
+ * objects: each shows as its text, a text_link with a different target as
+ * "text (href)"), "text_entities" when "text" is empty.  Service messages:
+ * sender NULL, body a sentence ("Alice joined Telegram", "Phone call from
+ * Alice (56 s)"), kind "system" or "call".  Polls, locations, venues,
+ * contacts and stickers are rendered as text with their kind.  Media
+ * ("photo", "file", "thumbnail", "contact_vcard") are paths relative to
+ * the folder of result.json: attached when present; a "(File not
+ * included…)"-style sentence is recorded in extra.missing_attachments; a
+ * path whose file is absent, a symbolic link or a path leaving the folder
+ * is an error.  extra: kind, reply_to, edited_ts (ms), forwarded_from,
+ * reactions, missing_attachments, source (the whole message object).
+ * "\xHH" escapes (not JSON, but written by Telegram) are accepted.
+ * Errors: "FILE: truncated JSON at byte N", "FILE: invalid JSON at byte N:
+ * reason", "FILE: chats.list[2].messages[7]: reason".
+ */
+extern const struct cf_importer cf_importer_telegram;
+
+/* ---- WhatsApp "Export chat" (fs/import_whatsapp.c) ----------------------
+ *
+ * PATH is the exported .txt alone, a folder holding it and its media, or the
+ * .zip (member _chat.txt or "WhatsApp Chat with X.txt"; __MACOSX/ ignored).
+ * Android ("18/03/2022, 14:56 - Name: text") and iOS ("[3/18/22, 14:56:01]
+ * Name: text") lines in every locale of the corpus; lines that are not a
+ * header continue the previous message.  Day/month order is decided for
+ * the whole file (guessed, and recorded as extra "date_guess", when no
+ * date tells).  Times are read in cf_import_opts.tz.  The chat id and title
+ * are the export's name without "WhatsApp Chat with "/"WhatsApp Chat - "
+ * and extension (for _chat.txt: the zip's or folder's name).  No message
+ * ids: cf_msg.id is NULL; extra holds "kind" (system, deleted, edited,
+ * poll, location, call, sticker, contact), "missing_attachments",
+ * "poll", "dup" and "source_text".  Referenced files missing from a zip or
+ * folder are an error; next to a lone .txt they are recorded as missing.
+ * See docs/IMPORT-whatsapp.md.
+ */
+extern const struct cf_importer cf_importer_whatsapp;
+
+/* ---- Signal (fs/import_signal.c) ----------------------------------------
+ *
+ * Third-party exports (Signal has none of its own); PATH is a file or a
+ * folder of either:
+ * - sigtop `export-messages -f json`: one "<Name> (<+phone|group|…>).json"
+ *   per conversation, a JSON array of Signal Desktop message objects
+ *   (streamed one object at a time); a folder of them is read twice, the
+ *   first pass learning names (contact files: service id, phone number and
+ *   conversation id -> the file's name).  Chat id = "conversationId"; title
+ *   = the file name without ".json" and its " (detail)".  Message: id =
+ *   "id" (else sent_at); ts_ms = "sent_at" (absolute, tz NULL; ts_raw its
+ *   decimal text); sender "Me" for outgoing, the contact for incoming
+ *   (groups: the name learnt, else the phone number or service id); body
+ *   with each mention (U+FFFC + bodyRanges counted in UTF-16 units) as
+ *   "@Name".  Non-chat types: sender NULL, an English body, extra.kind
+ *   "system" (or "call") and "signal_type".  Attachments: linked from the
+ *   folder export-attachments writes next to the file ("<Name> (…)/file"),
+ *   else in extra.missing_attachments (never an error).
+ * - signal-export (sigexport): a root folder of conversation folders, one
+ *   conversation folder, or its data.json (JSON Lines, preferred) or
+ *   chat.md ("[YYYY-MM-DD HH:MM:SS] Name: text", older "[YYYY-MM-DD, HH:MM]
+ *   Name: text"; continuation lines until the next header).  Chat id and
+ *   title = the folder name (a chat.md-style file with another name: its
+ *   name without extension).  Times have no zone (read in o->tz, recorded
+ *   in tz); id NULL, repeats numbered with extra.dup; media/ linked.
+ * extra: kind, reply_to (sigtop), quote {id, author, text, attachments},
+ * edits [{ts, body}] oldest first, reactions, missing_attachments, dup,
+ * source (the JSON object, attachment "localKey"s removed) or source_text.
+ * Errors: "FILE:LINE: [12].sent_at: must be an integer", "FILE:LINE: [3]:
+ * invalid JSON: …", "FILE:LINE: not a Signal chat.md message header".
+ */
+extern const struct cf_importer cf_importer_signal;
+
+/* ---- Slack workspace export (fs/import_slack.c) -------------------------
+ *
+ * A folder or a .zip (the export may sit inside one top folder of the zip;
+ * __MACOSX/ is ignored, absolute or ".." member names are refused) holding
+ * users.json, channels.json, groups.json, dms.json, mpims.json (each
+ * optional, "[]" allowed) and FOLDER/YYYY-MM-DD.json day files (JSON arrays
+ * of message objects).  Also accepted: a lone day file (its parent folder
+ * names the conversation; when its grandparent is an export folder, that
+ * export's names are used) and a lone message object (the file name
+ * without ".json" names the conversation).
+ * Conversation: chat id = the id from the list file whose entry matches the
+ * folder (channels and groups by name, dms by id, mpims by name; either
+ * key as a fallback), else the folder name; title "#name" for channels and
+ * groups, the members' names ("Ann, Bob") for dms and mpims.
+ * User names: profile.display_name, profile.real_name, real_name, name
+ * (first non-blank), else the message's user_profile snapshot, else the id.
+ * Message: id and ts_raw = "ts", ts_ms from it (absolute: tz NULL); sender =
+ * the user's name; bot messages: bot_profile.name, username, the user's
+ * name, bot_id.  body = "text" with <@U…> -> "@Name", <#C…|name> -> "#name",
+ * <!here> -> "@here", <url|label> -> "label (url)", <url> -> url, &amp;
+ * &lt; &gt; decoded, :emoji: kept; Block Kit blocks only when "text" is
+ * absent or empty; legacy attachments[] (pretext, title (link), text,
+ * fields, else fallback) appended as lines.  System subtypes (joins,
+ * leaves, topic, purpose, rename, archive, pins, tombstone, bot_add…):
+ * sender NULL, a readable body ("Ann joined #general").  extra: "kind"
+ * ("system"), "reply_to" and "thread" (thread_ts of a reply), "edited_ts"
+ * (ms), "reactions" [{emoji ":name:", by [names], count}],
+ * "missing_attachments" (files[] / file{}: never in a Slack export, URLs
+ * never fetched), "source" (the whole message object).
+ */
+extern const struct cf_importer cf_importer_slack;
+
 #endif
