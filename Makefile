@@ -128,6 +128,17 @@ fuzz: fuzzers
 fuzz-quick: fuzzers
 	FUZZ_O=$(FUZZ_O) sh tests/fuzz/run.sh 20
 
+# ---- benchmarks --------------------------------------------------------------
+# make bench            full size; make bench BENCH_QUICK=1 for a small run
+$(O)/gen_telegram: tests/bench/gen_telegram.c
+	$(CC) -std=c17 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o $@ $<
+
+$(O)/bench_import: $(O)/tests/bench/bench_import.o $(O)/libcoffer.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(O)/libcoffer.a $(LIBS)
+
+bench: all $(O)/gen_telegram $(O)/bench_import
+	COFFER_BIN=$(CURDIR)/$(O) sh tests/bench/run.sh
+
 clean:
 	rm -rf build build-san build-fuzz
 

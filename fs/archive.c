@@ -2035,6 +2035,11 @@ import_chat(struct import_ctx *x, struct batch_chat *bc, struct cf_import_stats 
 	for (i = 0; i < bc->n; i++) {
 		struct cf_msg *m = &bc->msgs[i];
 
+		/* dedup lookups walk a tree of random keys: let go of the
+		 * keystore pages now and then, or the import's resident size
+		 * grows with the keystore */
+		if ((i & 511) == 511)
+			cf_ks_release_pages(x->a->ks);
 		msg_tag(x, bc, m, tag);
 		if ((rc = cf_ks_dedup_has(x->t, tag)) < 0)
 			goto out;
@@ -2142,6 +2147,8 @@ cf_import(struct cf_archive *a, struct cf_session *s, struct cf_batch *b,
 	}
 	rc = cf_ks_commit(x.t);
 	x.t = NULL;
+	if (rc == 0)
+		cf_ks_release_pages(a->ks);
 out:
 	cf_ks_abort(x.t);
 	if (rc != 0) {

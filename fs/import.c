@@ -59,7 +59,8 @@ cf_importer_detect(const char *path)
 int
 cf_import_maybe_flush(const struct cf_import_opts *o, struct cf_batch *b)
 {
-	if (o == NULL || o->flush == NULL || cf_batch_bytes(b) < CF_IMPORT_FLUSH_BYTES)
+	if (o == NULL || o->flush == NULL || (cf_batch_bytes(b) < CF_IMPORT_FLUSH_BYTES &&
+	    cf_batch_messages(b) < CF_IMPORT_FLUSH_MESSAGES))
 		return 0;
 	return o->flush(b, o->flush_arg);
 }

@@ -36,11 +36,14 @@ struct cf_import_opts {
 	void *flush_arg;
 };
 
-/* Bytes of message data above which cf_import_maybe_flush flushes. */
+/* Bytes of message data, or messages, above which cf_import_maybe_flush
+ * flushes.  The count bounds the keystore pages one transaction dirties
+ * (each new message adds a dedup tag at a random place in a B-tree). */
 #define CF_IMPORT_FLUSH_BYTES (32u << 20)
+#define CF_IMPORT_FLUSH_MESSAGES 20000u
 
-/* Call o->flush when it is set and b holds more than CF_IMPORT_FLUSH_BYTES.
- * Returns 0 or the flush's error. */
+/* Call o->flush when it is set and b holds more than CF_IMPORT_FLUSH_BYTES
+ * or CF_IMPORT_FLUSH_MESSAGES.  Returns 0 or the flush's error. */
 int cf_import_maybe_flush(const struct cf_import_opts *o, struct cf_batch *b);
 
 struct cf_importer {

@@ -114,8 +114,10 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -780,6 +782,55 @@ cf_ks_close(struct cf_ks *ks)
  * 0600) rather than by mdb_env_copy2, so that its mode does not depend on
  * the umask, and it is fsync'd with its folder before we return.
  */
+/*
+ * Where LMDB mapped data.mdb in this process.  LMDB does not say (its
+ * me_mapaddr is set only for MDB_FIXEDMAP), so read it from
+ * /proc/self/maps: the mapping whose file is this keystore's data.mdb.
+ * Returns 0 with the address and length, or -ENOENT.
+ */
+static int
+ks_find_map(const struct cf_ks *ks, void **addr, size_t *len)
+{
+	char line[PATH_MAX + 256], want[PATH_MAX + 16];
+	unsigned long lo, hi;
+	FILE *f;
+	int rc = -ENOENT;
+
+	if (snprintf(want, sizeof want, "%s/data.mdb", ks->path) >= (int)sizeof want)
+		return -ENOENT;
+	if ((f = fopen("/proc/self/maps", "re")) == NULL)
+		return -ENOENT;
+	while (fgets(line, sizeof line, f) != NULL) {
+		char *p = strchr(line, '/');
+		size_t n;
+
+		if (p == NULL)
+			continue;
+		n = strcspn(p, "\n");
+		p[n] = '\0';
+		if (strcmp(p, want) == 0 && sscanf(line, "%lx-%lx", &lo, &hi) == 2 && hi > lo) {
+			*addr = (void *)lo;
+			*len = hi - lo;
+			rc = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+void
+cf_ks_release_pages(struct cf_ks *ks)
+{
+	void *addr;
+	size_t len;
+
+	/* a read-only shared file mapping: the pages stay in the page cache
+	 * and fault back in on the next access, so this is safe at any time */
+	if (ks_find_map(ks, &addr, &len) == 0)
+		(void)madvise(addr, len, MADV_DONTNEED);
+}
+
 int
 cf_ks_backup(struct cf_ks *ks, const char *dir)
 {

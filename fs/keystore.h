@@ -121,6 +121,13 @@ int cf_ks_create(const char *archive_dir);
 int cf_ks_open(struct cf_ks **ks, const char *archive_dir, int flags);
 /* Accepts NULL. */
 void cf_ks_close(struct cf_ks *ks);
+/*
+ * Drop this process's mapping of the keystore pages it has touched (they
+ * stay in the kernel's page cache).  Call with no transaction open, after a
+ * large write: it keeps the resident size of a long import from growing
+ * with the keystore.
+ */
+void cf_ks_release_pages(struct cf_ks *ks);
 /* Consistent compact copy of the environment into dir (mdb_env_copy2). */
 int cf_ks_backup(struct cf_ks *ks, const char *dir);
 
