@@ -1099,7 +1099,8 @@ out:
  */
 static const char *const extra_known[] = {
 	"kind", "reply_to", "edits", "edited", "edited_ts", "reactions", "missing_attachments",
-	"thread", "forwarded_from", "poll", "date_guess", "source", "source_text", "dup", NULL,
+	"thread", "forwarded_from", "poll", "date_guess", "quote", "source", "source_text", "dup",
+	NULL,
 };
 
 static int
@@ -1185,6 +1186,18 @@ render_extra(struct sbuf *sb, const struct build *b, size_t i, json_t *x)
 			sb_put_oneline(sb, str);
 			sb_puts(sb, ", not in this archive]");
 		}
+	}
+	/* a quote says what was answered even where the reply has no id */
+	v = json_object_get(x, "quote");
+	if (json_is_object(v) && json_object_get(x, "reply_to") == NULL) {
+		const char *who = json_string_value(json_object_get(v, "author"));
+
+		str = json_string_value(json_object_get(v, "text"));
+		sb_puts(sb, "\n" INDENT "[quoting ");
+		sb_put_oneline(sb, who != NULL && who[0] != '\0' ? who : "?");
+		sb_puts(sb, ": ");
+		sb_put_excerpt(sb, str != NULL ? str : "", 60);
+		sb_putc(sb, ']');
 	}
 	v = json_object_get(x, "edits");
 	if (json_is_array(v) && json_array_size(v) > 0) {

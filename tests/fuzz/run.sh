@@ -1,9 +1,11 @@
 #!/bin/sh
-# Run every fuzzer built in $FUZZ_O for SECONDS each (default 600: the
+# Run every fuzzer built in $FUZZ_O (or only those named) for SECONDS each (default 600: the
 # ten CPU-minutes the issues ask for; `make fuzz-quick` passes 20).
 # Seeds: tests/fixtures/<format>/ and, when present, ../shared/corpus/<format>/.
 # A crash leaves its input in $FUZZ_O/crashes/ and makes this exit 1.
 secs=${1:-600}
+[ $# -gt 0 ] && shift
+only="$*"               # optional: run only these fuzzers (fuzz_slack ...)
 top=$(cd "$(dirname "$0")/../.." && pwd)
 out=${FUZZ_O:-$top/build-fuzz}
 corpus_top=${COFFER_CORPUS:-$top/../shared/corpus}
@@ -12,6 +14,7 @@ mkdir -p "$out/crashes"
 for f in "$out"/fuzz_*; do
 	[ -x "$f" ] || continue
 	name=$(basename "$f")
+	case " $only " in "  ") ;; *" $name "*) ;; *) continue ;; esac
 	fmt=${name#fuzz_}
 	work="$out/corpus/$fmt"
 	mkdir -p "$work"

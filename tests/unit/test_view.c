@@ -712,8 +712,8 @@ test_extra_render(void)
 {
 	struct cf_chat chat;
 	struct cf_chat_list l = { &chat, 1 };
-	struct cf_msg m[3];
-	struct cf_chat_content cc = { m, 3, NULL, 0 };
+	struct cf_msg m[4];
+	struct cf_chat_content cc = { m, 4, NULL, 0 };
 	struct cf_view *v = NULL;
 	char buf[4096];
 
@@ -727,7 +727,9 @@ test_extra_render(void)
 	m[2] = msg("2025-05-01T10:06:00Z", "Ann", "see photo");
 	m[2].extra = (char *)"{\"reply_to\":\"999\",\"missing_attachments\":[{\"name\":\"p.jpg\","
 	    "\"reason\":\"not included in export\"}],\"edited\":true,\"dup\":1}";
-	set_chat(&chat, 0x21, "Extra", m[2].ts_ms);
+	m[3] = msg("2025-05-01T10:07:00Z", "Ben", "agreed");
+	m[3].extra = (char *)"{\"quote\":{\"author\":\"Ann\",\"text\":\"see photo\"}}";
+	set_chat(&chat, 0x21, "Extra", m[3].ts_ms);
 	REQUIRE(cf_view_new(&v, &l, NULL, 0, NULL) == 0);
 	CHECK_RC(cf_view_conv_build(v, 0, &chat, &cc), 0);
 	CHECK_STR(text_of(v, 2, "2025-05-01.txt", buf, sizeof(buf)),
@@ -740,7 +742,9 @@ test_extra_render(void)
 	    "10:06:00  Ann: see photo\n"
 	    "          [in reply to message 999, not in this archive]\n"
 	    "          [edited]\n"
-	    "          [attachment not in the archive: p.jpg (not included in export)]\n");
+	    "          [attachment not in the archive: p.jpg (not included in export)]\n"
+	    "10:07:00  Ben: agreed\n"
+	    "          [quoting Ann: see photo]\n");
 	/* info.txt lists only the member the transcript does not show */
 	REQUIRE(text_of(v, 2, "info.txt", buf, sizeof(buf)) != NULL);
 	CHECK(strstr(buf, "  101: {\"mood\":\"calm\"}\n") != NULL);
