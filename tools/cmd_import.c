@@ -10,10 +10,12 @@
  * re-run after a failure adds only what is missing.  All PATHs must be of
  * one format, named with --format or detected.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "archive.h"
@@ -45,8 +47,47 @@ struct import_ctx {
 	struct cf_session *s;           /* unlocked at the first flush */
 	const char *as, *passfile;
 	struct cf_import_stats total;
+	char **chats;                   /* distinct source chat ids seen */
+	size_t nchats;
+	uint64_t bytes;                 /* message data stored so far */
+	struct timespec start;
 	int progress;                   /* a progress line is on stderr */
 };
+
+/* Remember chat (a source conversation id) once: a conversation spread
+ * over several flushes counts once in the summary. */
+static int
+note_chat(const char *chat, const char *title, const struct cf_msg *m, void *arg)
+{
+	struct import_ctx *x = arg;
+	char **nc;
+	size_t i;
+
+	(void)title;
+	(void)m;
+	if (x->nchats > 0 && strcmp(x->chats[x->nchats - 1], chat) == 0)
+		return 0;
+	for (i = 0; i < x->nchats; i++)
+		if (strcmp(x->chats[i], chat) == 0)
+			return 0;
+	if ((nc = realloc(x->chats, (x->nchats + 1) * sizeof(*nc))) == NULL)
+		return -ENOMEM;
+	x->chats = nc;
+	if ((x->chats[x->nchats] = strdup(chat)) == NULL)
+		return -ENOMEM;
+	x->nchats++;
+	return 0;
+}
+
+static double
+elapsed(const struct timespec *start)
+{
+	struct timespec now;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &now) != 0)
+		return 0;
+	return (double)(now.tv_sec - start->tv_sec) + (now.tv_nsec - start->tv_nsec) / 1e9;
+}
 
 /*
  * Store what the batch holds and empty it.  The identity is unlocked on the
@@ -72,16 +113,25 @@ import_flush(struct cf_batch *b, void *arg)
 	}
 	if (cf_batch_messages(b) == 0)
 		return 0;
+	if ((rc = cf_batch_foreach(b, note_chat, x)) != 0) {
+		cf_error("out of memory");
+		return rc;
+	}
+	x->bytes += cf_batch_bytes(b);
 	if ((rc = cf_import(x->a, x->s, b, &st)) < 0)
 		return rc;
-	x->total.conversations += st.conversations;
+	x->total.conversations = x->nchats;
 	x->total.new_conversations += st.new_conversations;
 	x->total.added += st.added;
 	x->total.duplicates += st.duplicates;
 	x->total.attachments += st.attachments;
 	if (isatty(STDERR_FILENO)) {
-		fprintf(stderr, "\r%" PRIu64 " messages stored, %" PRIu64 " already present",
-		    x->total.added, x->total.duplicates);
+		double secs = elapsed(&x->start);
+
+		fprintf(stderr, "\r%" PRIu64 " messages stored, %" PRIu64 " already present, "
+		    "%.1f MB, %.0f messages/s ", x->total.added, x->total.duplicates,
+		    (double)x->bytes / 1048576.0,
+		    secs > 0 ? (double)(x->total.added + x->total.duplicates) / secs : 0.0);
 		x->progress = 1;
 	}
 	cf_batch_reset(b);
@@ -205,6 +255,7 @@ cmd_import(int argc, char **argv)
 	x.a = a;
 	x.as = as;
 	x.passfile = passfile;
+	(void)clock_gettime(CLOCK_MONOTONIC, &x.start);
 	memset(&io, 0, sizeof io);
 	io.tz = tz;
 	io.flush = import_flush;
@@ -225,6 +276,9 @@ cmd_import(int argc, char **argv)
 out:
 	cf_batch_free(b);
 	cf_import_tempdirs_clean();
+	for (size_t k = 0; k < x.nchats; k++)
+		free(x.chats[k]);
+	free(x.chats);
 	cli_close_session(a, x.s);
 	free(pos);
 	return result;
