@@ -1557,15 +1557,6 @@ nomem:
 	return -ENOMEM;
 }
 
-static void
-free_wiped(char *s)
-{
-	if (s != NULL) {
-		cf_wipe(s, strlen(s));
-		free(s);
-	}
-}
-
 void
 cf_batch_reset(struct cf_batch *b)
 {
@@ -1575,8 +1566,8 @@ cf_batch_reset(struct cf_batch *b)
 		for (j = 0; j < b->chats[i].n; j++)
 			cf_msg_clear(&b->chats[i].msgs[j]);
 		free(b->chats[i].msgs);
-		free_wiped(b->chats[i].chat);
-		free_wiped(b->chats[i].title);
+		cf_free_wiped(b->chats[i].chat);
+		cf_free_wiped(b->chats[i].title);
 	}
 	free(b->chats);
 	b->chats = NULL;
@@ -1681,7 +1672,7 @@ cf_batch_add(struct cf_batch *b, const char *chat, const char *title, struct cf_
 
 		if (t == NULL)
 			goto nomem;
-		free_wiped(c->title);
+		cf_free_wiped(c->title);
 		c->title = t;
 	}
 	if (c->n == c->cap) {

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stdalign.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -112,6 +113,15 @@ void
 cf_wipe(void *p, size_t n)
 {
 	sodium_memzero(p, n);
+}
+
+void
+cf_free_wiped(char *s)
+{
+	if (s != NULL) {
+		cf_wipe(s, strlen(s));
+		free(s);
+	}
 }
 
 void

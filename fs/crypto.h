@@ -55,6 +55,9 @@ void cf_secure_free(void *p);
 int cf_secure_relock(void *p, size_t n);
 /* sodium_memzero */
 void cf_wipe(void *p, size_t n);
+/* Wipe a NUL-terminated heap string (it may hold message text) and free
+ * it.  Accepts NULL. */
+void cf_free_wiped(char *s);
 
 /* Fill buf with random bytes (randombytes_buf). */
 void cf_random(void *buf, size_t n);

@@ -64,46 +64,6 @@ is_blank(const char *s, size_t len)
 	return 1;
 }
 
-/* Overwrite every string value of a parsed tree before it is freed. */
-static void
-json_wipe(json_t *j)
-{
-	const char *key;
-	json_t *v;
-	size_t i;
-
-	if (json_is_string(j)) {
-		cf_wipe((char *)json_string_value(j), json_string_length(j));
-	} else if (json_is_object(j)) {
-		json_object_foreach(j, key, v)
-			json_wipe(v);
-	} else if (json_is_array(j)) {
-		json_array_foreach(j, i, v)
-			json_wipe(v);
-	}
-}
-
-static char *
-dup_mem(const char *s, size_t len)
-{
-	char *p = malloc(len + 1);
-
-	if (p == NULL)
-		return NULL;
-	memcpy(p, s, len);
-	p[len] = '\0';
-	return p;
-}
-
-static void
-free_wiped(char *s)
-{
-	if (s == NULL)
-		return;
-	cf_wipe(s, strlen(s));
-	free(s);
-}
-
 /*
  * Copy string member key of obj into *dst.  Absent or null: -EINVAL when
  * required, else 0 with *dst NULL.  "" counts as absent for an optional
@@ -134,7 +94,7 @@ get_string(json_t *obj, const char *key, int required, int nonempty, char **dst,
 		if (!required)
 			return 0;
 	}
-	*dst = dup_mem(json_string_value(v), json_string_length(v));
+	*dst = cf_memdup_str(json_string_value(v), json_string_length(v));
 	return *dst != NULL ? 0 : -ENOMEM;
 }
 
@@ -398,9 +358,8 @@ cf_jsonl_parse_line(const char *line, size_t len, const char *dir, const char *t
 		goto out;
 	rc = 1;
 out:
-	free_wiped(ts);
+	cf_free_wiped(ts);
 	if (root != NULL) {
-		json_wipe(root);
 		json_decref(root);
 	}
 	if (rc < 0)
@@ -413,8 +372,8 @@ cf_jsonl_line_clear(struct cf_jsonl_line *l)
 {
 	if (l == NULL)
 		return;
-	free_wiped(l->chat);
-	free_wiped(l->title);
+	cf_free_wiped(l->chat);
+	cf_free_wiped(l->title);
 	cf_msg_clear(&l->msg);
 	memset(l, 0, sizeof *l);
 }
@@ -478,7 +437,7 @@ parent_dir(const char *path)
 		return strdup(".");
 	if (slash == path)
 		return strdup("/");
-	return dup_mem(path, (size_t)(slash - path));
+	return cf_memdup_str(path, (size_t)(slash - path));
 }
 
 static int

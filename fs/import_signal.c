@@ -53,58 +53,6 @@
 
 /* ---- small helpers ------------------------------------------------------- */
 
-static char *
-dup_mem(const char *s, size_t len)
-{
-	char *p = malloc(len + 1);
-
-	if (p == NULL)
-		return NULL;
-	memcpy(p, s, len);
-	p[len] = '\0';
-	return p;
-}
-
-static void
-free_wiped(char *s)
-{
-	if (s == NULL)
-		return;
-	cf_wipe(s, strlen(s));
-	free(s);
-}
-
-/* Overwrite every string of a parsed tree before it is freed. */
-static void
-json_wipe(json_t *j)
-{
-	const char *key;
-	json_t *v;
-	size_t i;
-
-	if (json_is_string(j)) {
-		cf_wipe((char *)json_string_value(j), json_string_length(j));
-	} else if (json_is_object(j)) {
-		json_object_foreach(j, key, v)
-			json_wipe(v);
-	} else if (json_is_array(j)) {
-		json_array_foreach(j, i, v)
-			json_wipe(v);
-	}
-}
-
-static void
-json_free(json_t *j)
-{
-	if (j == NULL)
-		return;
-	/* Only wipe trees we own alone: a shared string would be wiped for
-	 * its other owner too. */
-	if (j->refcount == 1)
-		json_wipe(j);
-	json_decref(j);
-}
-
 static int
 has_suffix(const char *s, const char *suffix)
 {
@@ -172,7 +120,7 @@ parent_dir(const char *path)
 		return strdup(".");
 	if (slash == path)
 		return strdup("/");
-	return dup_mem(path, (size_t)(slash - path));
+	return cf_memdup_str(path, (size_t)(slash - path));
 }
 
 /* The last component of a folder path, ignoring trailing slashes. */
@@ -191,7 +139,7 @@ folder_name(const char *dir)
 	len = (size_t)(dir + n - start);
 	if (len > 0 && !(len == 1 && *start == '.') &&
 	    !(len == 2 && start[0] == '.' && start[1] == '.') && !(len == 1 && *start == '/'))
-		return dup_mem(start, len);
+		return cf_memdup_str(start, len);
 	/* "." or "..": the real name */
 	if ((real = realpath(dir, NULL)) == NULL)
 		return strdup("signal");
@@ -333,7 +281,7 @@ smap_set(struct smap *m, const char *key, const char *val, int keep_old)
 		return 0;
 	if ((v = strdup(val)) == NULL)
 		return -ENOMEM;
-	free_wiped(e->val);
+	cf_free_wiped(e->val);
 	e->val = v;
 	return 0;
 }
@@ -352,8 +300,8 @@ smap_free(struct smap *m)
 	size_t i;
 
 	for (i = 0; i < m->cap; i++) {
-		free_wiped(m->v[i].key);
-		free_wiped(m->v[i].val);
+		cf_free_wiped(m->v[i].key);
+		cf_free_wiped(m->v[i].val);
 	}
 	free(m->v);
 	memset(m, 0, sizeof(*m));
@@ -702,7 +650,7 @@ asis_free:
 	cf_wipe(out, cap);
 	free(out);
 asis:
-	out = dup_mem(body, blen);
+	out = cf_memdup_str(body, blen);
 out:
 	free(mv);
 	return out;
@@ -792,18 +740,18 @@ conv_init(struct conv *c, const char *file)
 	c->file = file;
 	if (has_suffix(base, ".json"))
 		n -= 5;
-	if ((c->stem = dup_mem(base, n)) == NULL)
+	if ((c->stem = cf_memdup_str(base, n)) == NULL)
 		return -ENOMEM;
 	open = n >= 4 && c->stem[n - 1] == ')' ? strstr(c->stem, " (") : NULL;
 	while (open != NULL && strstr(open + 2, " (") != NULL)
 		open = strstr(open + 2, " (");          /* the last " (" */
 	if (open != NULL && open > c->stem) {
 		dl = (size_t)(c->stem + n - 1 - (open + 2));
-		if ((c->detail = dup_mem(open + 2, dl)) == NULL)
+		if ((c->detail = cf_memdup_str(open + 2, dl)) == NULL)
 			return -ENOMEM;
 		if (strcmp(c->detail, "group") == 0 || (c->detail[0] == '+' && dl > 1) ||
 		    uuid_like(c->detail) || username_like(c->detail)) {
-			c->title = dup_mem(c->stem, (size_t)(open - c->stem));
+			c->title = cf_memdup_str(c->stem, (size_t)(open - c->stem));
 			c->direct = strcmp(c->detail, "group") != 0;
 		} else {
 			free(c->detail);
@@ -915,7 +863,6 @@ strip_keys(json_t *j)
 
 	if (json_is_object(j)) {
 		if (json_object_get(j, "localKey") != NULL) {
-			json_wipe(json_object_get(j, "localKey"));
 			(void)json_object_del(j, "localKey");
 		}
 		json_object_foreach(j, key, v)
@@ -1117,7 +1064,7 @@ group_change_text(json_t *m)
 		    phrase) < 0) {
 			next = NULL;
 		}
-		free_wiped(out);
+		cf_free_wiped(out);
 		if ((out = next) == NULL)
 			return NULL;
 	}
@@ -1239,8 +1186,8 @@ sigtop_quote(struct sig *s, json_t *q, json_t *extra)
 	qo = NULL;
 out:
 	json_decref(names);
-	json_free(qo);
-	free_wiped(text);
+	json_decref(qo);
+	cf_free_wiped(text);
 	return rc;
 }
 
@@ -1317,7 +1264,7 @@ sigtop_edits(const struct sig *s, json_t *m, const char *body, json_t *extra)
 		goto out;
 	if (strcmp(text, body) == 0)
 		last = n - 1;
-	free_wiped(text);
+	cf_free_wiped(text);
 	for (k = 0; k < last; k++) {
 		e = json_array_get(hist, (size_t)-ord[k][1]);
 		if ((text = render_body(s, e, "body")) == NULL)
@@ -1326,10 +1273,10 @@ sigtop_edits(const struct sig *s, json_t *m, const char *body, json_t *extra)
 		if (o == NULL || set_new(o, "ts", json_integer(ord[k][0])) < 0 ||
 		    set_new(o, "body", json_string(text)) < 0 ||
 		    json_array_append_new(ed, o) != 0) {
-			free_wiped(text);
+			cf_free_wiped(text);
 			goto out;
 		}
-		free_wiped(text);
+		cf_free_wiped(text);
 	}
 	rc = 0;
 	if (json_array_size(ed) > 0) {
@@ -1337,7 +1284,7 @@ sigtop_edits(const struct sig *s, json_t *m, const char *body, json_t *extra)
 		ed = NULL;
 	}
 out:
-	json_free(ed);
+	json_decref(ed);
 	free(ord);
 	return rc;
 }
@@ -1440,7 +1387,7 @@ sigtop_message(struct sig *s, struct conv *c, size_t idx, unsigned long line, js
 	}
 	if (json_is_true(json_object_get(m, "deletedForEveryone"))) {
 		kind = "deleted";
-		free_wiped(msg.body);
+		cf_free_wiped(msg.body);
 		if ((msg.body = strdup("This message was deleted.")) == NULL)
 			goto out;
 	} else if (json_is_object(json_object_get(m, "sticker"))) {
@@ -1481,7 +1428,7 @@ out:
 		cf_error("%s: %s", c->file, strerror(ENOMEM));
 done:
 	cf_msg_clear(&msg);
-	json_free(extra);
+	json_decref(extra);
 	json_decref(missing);
 	return rc;
 }
@@ -1610,7 +1557,7 @@ sigtop_file(struct sig *s, struct conv *c)
 			goto out;
 		}
 		rc = sigtop_message(s, c, idx, r.line, el);
-		json_free(el);
+		json_decref(el);
 		if (rc < 0)
 			goto out;
 		idx++;
@@ -1956,7 +1903,7 @@ datajson_line(struct sig *s, const char *file, const char *dir, const char *chat
 			goto out;
 		}
 		rc = set_new(qo, "text", json_string(q));
-		free_wiped(q);
+		cf_free_wiped(q);
 		if (rc < 0 || json_object_set_new(extra, "quote", qo) != 0) {
 			rc = -ENOMEM;
 			goto out;
@@ -2022,7 +1969,7 @@ done:
 	json_decref(missing);
 	json_decref(reac);
 	json_decref(extra);
-	json_free(root);
+	json_decref(root);
 	return rc;
 }
 
@@ -2333,7 +2280,7 @@ md_attachments(struct export_file *x, char *text, struct cf_msg *m, json_t *miss
 		if (p == NULL) {
 			rc = attach_one(NULL, "attachment", "media not exported", m, missing);
 		} else {
-			if ((link = dup_mem(p, pl)) == NULL) {
+			if ((link = cf_memdup_str(p, pl)) == NULL) {
 				rc = -ENOMEM;
 				break;
 			}
@@ -2344,7 +2291,7 @@ md_attachments(struct export_file *x, char *text, struct cf_msg *m, json_t *miss
 				    "export's media folder") : -ENOMEM;
 				break;
 			}
-			name = nl > 0 ? dup_mem(n, nl) : strdup(base_name(full));
+			name = nl > 0 ? cf_memdup_str(n, nl) : strdup(base_name(full));
 			if (name == NULL) {
 				rc = -ENOMEM;
 				break;
@@ -2515,12 +2462,12 @@ out:
 	if (rc == -ENOMEM)
 		sig_nomem(x->file);
 done:
-	free_wiped(q);
+	cf_free_wiped(q);
 	cf_msg_clear(&m);
 	json_decref(missing);
 	json_decref(reac);
-	json_free(extra);
-	free_wiped(x->sender);
+	json_decref(extra);
+	cf_free_wiped(x->sender);
 	x->sender = NULL;
 	x->start = 0;
 	return rc;
@@ -2544,7 +2491,7 @@ chatmd_cb(void *arg, unsigned long lineno, char *line, size_t len)
 		if (md_time(line + 1, tlen, x->s->zone, &x->ts) < 0)
 			return sig_fail(x->file, lineno, "invalid date or time in message header");
 		x->len = x->slen = x->blank_tail = 0;
-		if ((x->sender = dup_mem(line + sb, se - sb)) == NULL ||
+		if ((x->sender = cf_memdup_str(line + sb, se - sb)) == NULL ||
 		    buf_add(&x->text, &x->len, &x->cap, line + rest, len - rest) < 0 ||
 		    buf_add(&x->src, &x->slen, &x->scap, line, len) < 0)
 			return sig_nomem(x->file);
@@ -2588,7 +2535,7 @@ export_file(struct sig *s, const char *file, const char *chat, int is_json)
 		if (rc == 0)
 			rc = md_finish(&x);
 	}
-	free_wiped(x.sender);
+	cf_free_wiped(x.sender);
 	if (x.text != NULL) {
 		cf_wipe(x.text, x.cap);
 		free(x.text);
@@ -2650,7 +2597,7 @@ datajson_head(const char *buf, size_t len)
 	ok = json_is_object(j) && json_is_string(json_object_get(j, "date")) &&
 	    json_object_get(j, "sender") != NULL && json_object_get(j, "body") != NULL &&
 	    (json_object_get(j, "reactions") != NULL || json_object_get(j, "quote") != NULL);
-	json_free(j);
+	json_decref(j);
 	return ok;
 }
 
@@ -2841,7 +2788,7 @@ signal_parse(const char *path, struct cf_batch *b, const struct cf_import_opts *
 	} else {
 		const char *bn = base_name(path), *dot = strrchr(bn, '.');
 
-		chat = dup_mem(bn, dot != NULL && dot != bn ? (size_t)(dot - bn) : strlen(bn));
+		chat = cf_memdup_str(bn, dot != NULL && dot != bn ? (size_t)(dot - bn) : strlen(bn));
 	}
 	if (chat == NULL) {
 		rc = sig_nomem(path);

@@ -177,43 +177,6 @@ sb_take(struct sbuf *s)
 	return r;
 }
 
-static void
-free_wiped(char *s)
-{
-	if (s == NULL)
-		return;
-	cf_wipe(s, strlen(s));
-	free(s);
-}
-
-/* Overwrite every string value of a parsed tree before it is freed. */
-static void
-json_wipe(json_t *j)
-{
-	const char *key;
-	json_t *v;
-	size_t i;
-
-	if (json_is_string(j)) {
-		cf_wipe((char *)json_string_value(j), json_string_length(j));
-	} else if (json_is_object(j)) {
-		json_object_foreach(j, key, v)
-			json_wipe(v);
-	} else if (json_is_array(j)) {
-		json_array_foreach(j, i, v)
-			json_wipe(v);
-	}
-}
-
-static void
-json_free_wiped(json_t *j)
-{
-	if (j == NULL)
-		return;
-	json_wipe(j);
-	json_decref(j);
-}
-
 /* The string member key of obj, or NULL when absent, not a string or "". */
 static const char *
 jstr(const json_t *obj, const char *key)
@@ -786,7 +749,7 @@ load_users(struct slk_ctx *c)
 	}
 	rc = 0;
 out:
-	json_free_wiped(root);
+	json_decref(root);
 	return rc;
 }
 
@@ -881,7 +844,7 @@ load_conv(struct slk_ctx *c, enum slk_list which, const json_t *e)
 		names = member_names(c, json_object_get(e, "members"));
 		title = strdup(names != NULL ? names : name != NULL ? name : id);
 		if (title == NULL) {
-			free_wiped(names);
+			cf_free_wiped(names);
 			return nomem(c);
 		}
 		/* dms: folder named by id; mpims: by name (mpdm-…) */
@@ -890,8 +853,8 @@ load_conv(struct slk_ctx *c, enum slk_list which, const json_t *e)
 			rc = conv_put(c, which == LIST_DMS ? name : id, id, title,
 			    "the conversation");
 	}
-	free_wiped(names);
-	free_wiped(title);
+	cf_free_wiped(names);
+	cf_free_wiped(title);
 	return rc;
 }
 
@@ -920,7 +883,7 @@ load_lists(struct slk_ctx *c)
 					break;
 			}
 		}
-		json_free_wiped(root);
+		json_decref(root);
 	}
 	return rc;
 }
@@ -1051,7 +1014,7 @@ put_ref(const struct slk_ctx *c, struct sbuf *s, const char *p, size_t n)
 			sb_puts(s, ")");
 		}
 	}
-	free_wiped(target);
+	cf_free_wiped(target);
 }
 
 /* Slack mrkdwn as the user reads it. */
@@ -1601,7 +1564,7 @@ out:
 	if (extra != NULL) {
 		/* "source" is still m, which the caller wipes */
 		(void)json_object_del(extra, "source");
-		json_free_wiped(extra);
+		json_decref(extra);
 	}
 	cf_msg_clear(&msg);
 	return rc;
@@ -1686,7 +1649,7 @@ add_days(struct slk_ctx *c)
 			break;
 		src_label(c, rel, label, sizeof label);
 		rc = add_messages(c, &cv, root, label, 0);
-		json_free_wiped(root);
+		json_decref(root);
 		root = NULL;
 		if (rc < 0)
 			break;
@@ -1723,9 +1686,9 @@ ctx_free(struct slk_ctx *c)
 		free(c->days[i].name);
 	}
 	free(c->days);
-	json_free_wiped(c->users);
-	json_free_wiped(c->chans);
-	json_free_wiped(c->convs);
+	json_decref(c->users);
+	json_decref(c->chans);
+	json_decref(c->convs);
 	if (c->zip != NULL)
 		zip_discard(c->zip);    /* opened read-only: nothing to write */
 	memset(c, 0, sizeof *c);
@@ -1873,7 +1836,7 @@ slack_detect(const char *path)
 	j = json_loadb(buf + i, (size_t)n - i, JSON_DISABLE_EOF_CHECK, &jerr);
 	found = looks_like_message(j);
 out:
-	json_free_wiped(j);
+	json_decref(j);
 	if (buf != NULL) {
 		cf_wipe(buf, SLK_DETECT_MAX);
 		free(buf);
@@ -1953,7 +1916,7 @@ parse_lone(struct slk_ctx *c)
 		}
 	}
 	free(owned);
-	json_free_wiped(root);
+	json_decref(root);
 	return rc;
 }
 

@@ -79,43 +79,6 @@ struct tg_chat {
 
 /* ---- small helpers ----------------------------------------------------- */
 
-static void
-free_wiped(char *s)
-{
-	if (s == NULL)
-		return;
-	cf_wipe(s, strlen(s));
-	free(s);
-}
-
-/* Overwrite every string value of a parsed tree before it is freed. */
-static void
-json_wipe(json_t *j)
-{
-	const char *key;
-	json_t *v;
-	size_t i;
-
-	if (json_is_string(j)) {
-		cf_wipe((char *)json_string_value(j), json_string_length(j));
-	} else if (json_is_object(j)) {
-		json_object_foreach(j, key, v)
-			json_wipe(v);
-	} else if (json_is_array(j)) {
-		json_array_foreach(j, i, v)
-			json_wipe(v);
-	}
-}
-
-static void
-json_free_wiped(json_t *j)
-{
-	if (j == NULL)
-		return;
-	json_wipe(j);
-	json_decref(j);
-}
-
 /* The string member key of o, or NULL (absent, null, not a string). */
 static const char *
 get_str(json_t *o, const char *key)
@@ -1135,7 +1098,7 @@ read_messages(struct tg *t, struct tg_chat *c, const char *prefix)
 		rc = strip_nul(m);
 		if (rc == 0)
 			rc = convert_message(t, c, m, &msg);
-		json_free_wiped(m);
+		json_decref(m);
 		m = NULL;
 		if (rc == -EINVAL) {
 			cf_error("%s: %s: %s", t->path, jpath, t->why);
@@ -1172,13 +1135,13 @@ chat_scalar(struct tg *t, struct tg_chat *c, const char *key, const char *jpath)
 		return rc;
 	dst = strcmp(key, "name") == 0 ? &c->name : strcmp(key, "type") == 0 ? &c->type :
 	    &c->id;
-	free_wiped(*dst);
+	cf_free_wiped(*dst);
 	*dst = NULL;
 	if (dst == &c->id && int_text(v, num, sizeof num))
 		oom = (*dst = strdup(num)) == NULL;
 	else if (json_is_string(v) && json_string_length(v) > 0)
 		oom = (*dst = strdup(json_string_value(v))) == NULL;
-	json_free_wiped(v);
+	json_decref(v);
 	if (oom) {
 		cf_error("%s: %s", t->path, strerror(ENOMEM));
 		return -ENOMEM;
@@ -1234,10 +1197,10 @@ read_chat(struct tg *t, const char *prefix, int top)
 	rc = 0;
 out:
 	free(key);
-	free_wiped(c.id);
-	free_wiped(c.name);
-	free_wiped(c.type);
-	free_wiped(c.chat);
+	cf_free_wiped(c.id);
+	cf_free_wiped(c.name);
+	cf_free_wiped(c.type);
+	cf_free_wiped(c.chat);
 	return rc;
 }
 

@@ -171,27 +171,6 @@ buf_free(struct wa_buf *b)
 	memset(b, 0, sizeof *b);
 }
 
-static void
-free_wiped(char *s)
-{
-	if (s == NULL)
-		return;
-	cf_wipe(s, strlen(s));
-	free(s);
-}
-
-static char *
-dup_mem(const char *s, size_t n)
-{
-	char *p = malloc(n + 1);
-
-	if (p == NULL)
-		return NULL;
-	memcpy(p, s, n);
-	p[n] = '\0';
-	return p;
-}
-
 static int
 has_suffix(const char *s, const char *suffix)
 {
@@ -1028,12 +1007,12 @@ scan(struct wa_ctx *x, FILE *f)
 				    strcasestr(clean, "end-to-end encrypted") != NULL) {
 					x->chat_name = clean_text(s + h.text_off, alen);
 					if (x->chat_name == NULL) {
-						free_wiped(clean);
+						cf_free_wiped(clean);
 						rc = oom(x);
 						goto out;
 					}
 				}
-				free_wiped(clean);
+				cf_free_wiped(clean);
 			}
 		}
 		if (h.d1 != 4) {
@@ -1298,24 +1277,6 @@ seen_count(struct wa_ctx *x, int64_t ts, const char *sender, const char *body,
 	return 0;
 }
 
-static void
-json_wipe(json_t *j)
-{
-	const char *key;
-	json_t *v;
-	size_t i;
-
-	if (json_is_string(j)) {
-		cf_wipe((char *)json_string_value(j), json_string_length(j));
-	} else if (json_is_object(j)) {
-		json_object_foreach(j, key, v)
-			json_wipe(v);
-	} else if (json_is_array(j)) {
-		json_array_foreach(j, i, v)
-			json_wipe(v);
-	}
-}
-
 /* Compact JSON text of obj in plain malloc'd memory (freed by cf_msg_clear). */
 static char *
 json_text(json_t *obj)
@@ -1358,7 +1319,7 @@ strip_edited(struct wa_buf *b, struct wa_ctx *x, int *err)
 		return 0;
 	}
 	hit = in_table(tail, edited_markers);
-	free_wiped(tail);
+	cf_free_wiped(tail);
 	if (!hit)
 		return 0;
 	/* also the blanks and marks in front of the marker */
@@ -1394,9 +1355,9 @@ struct wa_class {
 static void
 class_clear(struct wa_class *k)
 {
-	free_wiped(k->att_name);
-	free_wiped(k->miss_type);
-	free_wiped(k->miss_name);
+	cf_free_wiped(k->att_name);
+	cf_free_wiped(k->miss_type);
+	cf_free_wiped(k->miss_name);
 	memset(k, 0, sizeof *k);
 }
 
@@ -1412,7 +1373,7 @@ attached_name(const char *clean)
 	for (t = file_attached; *t != NULL; t++) {
 		m = strlen(*t);
 		if (n > m + 1 && strcasecmp(clean + n - m, *t) == 0 && clean[n - m - 1] == ' ') {
-			name = dup_mem(clean, n - m - 1);
+			name = cf_memdup_str(clean, n - m - 1);
 			return name;
 		}
 	}
@@ -1420,7 +1381,7 @@ attached_name(const char *clean)
 		return NULL;
 	/* "file.jpg <attached>" (older iOS) */
 	if (n > 11 && strcasecmp(clean + n - 10, "<attached>") == 0 && clean[n - 11] == ' ')
-		return dup_mem(clean, n - 11);
+		return cf_memdup_str(clean, n - 11);
 	lt = strrchr(clean, '<');
 	if (lt == NULL)
 		return NULL;
@@ -1437,7 +1398,7 @@ attached_name(const char *clean)
 		k = (size_t)(clean + n - 1 - q);
 		while (k > 0 && q[k - 1] == ' ')
 			k--;
-		return dup_mem(q, k);
+		return cf_memdup_str(q, k);
 	}
 	return NULL;
 }
@@ -1476,7 +1437,7 @@ ios_placeholder(struct wa_ctx *x, const char *line, size_t n, struct wa_class *k
 	for (j = 0; ios_omitted[j].text != NULL; j++)
 		if (strcasecmp(tail, ios_omitted[j].text) == 0)
 			break;
-	free_wiped(tail);
+	cf_free_wiped(tail);
 	if (ios_omitted[j].text == NULL)
 		return 0;
 	if ((k->miss_type = strdup(ios_omitted[j].type)) == NULL)
@@ -1551,7 +1512,7 @@ classify(struct wa_ctx *x, struct wa_msg *m, const char *body, struct wa_class *
 		trim(k->att_name);
 		if (!plain_file_name(k->att_name)) {
 			/* not something we can link: leave it as text */
-			free_wiped(k->att_name);
+			cf_free_wiped(k->att_name);
 			k->att_name = NULL;
 		} else {
 			if (strncmp(k->att_name, "STK-", 4) == 0 ||
@@ -1592,8 +1553,8 @@ classify(struct wa_ctx *x, struct wa_msg *m, const char *body, struct wa_class *
 		k->system = 1;
 	}
 out:
-	free_wiped(cfirst);
-	free_wiped(cbody);
+	cf_free_wiped(cfirst);
+	cf_free_wiped(cbody);
 	return rc;
 }
 
@@ -1615,8 +1576,8 @@ poll_json(const char *body)
 		end = strchr(line, '\n');
 		len = end != NULL ? (size_t)(end - line) : strlen(line);
 		if (len > 8 && strncmp(line, "OPTION: ", 8) == 0) {
-			if ((copy = dup_mem(line + 8, len - 8)) == NULL || (o = json_object()) == NULL) {
-				free_wiped(copy);
+			if ((copy = cf_memdup_str(line + 8, len - 8)) == NULL || (o = json_object()) == NULL) {
+				cf_free_wiped(copy);
 				goto fail;
 			}
 			votes = -1;
@@ -1633,10 +1594,10 @@ poll_json(const char *body)
 			if (json_object_set_new(o, "text", json_string(copy)) != 0 ||
 			    (votes >= 0 && json_object_set_new(o, "votes",
 			    json_integer(votes)) != 0) || json_array_append_new(opts, o) != 0) {
-				free_wiped(copy);
+				cf_free_wiped(copy);
 				goto fail;
 			}
-			free_wiped(copy);
+			cf_free_wiped(copy);
 		} else if (!have_q) {
 			if (json_object_set_new(poll, "question", json_stringn(line, len)) != 0)
 				goto fail;
@@ -1778,8 +1739,8 @@ finish(struct wa_ctx *x, struct wa_msg *m)
 		goto nomem;
 
 	if ((out.extra = json_text(extra)) == NULL ||
-	    (out.body = dup_mem(m->body.p, m->body.len)) == NULL ||
-	    (out.ts_raw = dup_mem(m->src.p + m->h.raw_off, m->h.raw_len)) == NULL ||
+	    (out.body = cf_memdup_str(m->body.p, m->body.len)) == NULL ||
+	    (out.ts_raw = cf_memdup_str(m->src.p + m->h.raw_off, m->h.raw_len)) == NULL ||
 	    (out.tz = strdup(x->zone)) == NULL)
 		goto nomem;
 	rc = cf_batch_add(x->b, x->chat_id, x->chat_id, &out);     /* reports */
@@ -1793,13 +1754,12 @@ nomem:
 	rc = oom(x);
 out:
 	if (extra != NULL) {
-		json_wipe(extra);
 		json_decref(extra);
 	}
-	free_wiped(src);
+	cf_free_wiped(src);
 	class_clear(&k);
 	cf_msg_clear(&out);
-	free_wiped(m->author);
+	cf_free_wiped(m->author);
 	m->author = NULL;
 	buf_reset(&m->body);
 	buf_reset(&m->src);
@@ -1881,7 +1841,7 @@ build(struct wa_ctx *x, FILE *f)
 nomem:
 	rc = oom(x);
 out:
-	free_wiped(m.author);
+	cf_free_wiped(m.author);
 	buf_free(&m.body);
 	buf_free(&m.src);
 	if (line != NULL) {
@@ -1935,7 +1895,7 @@ chat_id_from(const char *name, const char *ext)
 		n--;
 	if (n == 0)
 		return strdup("WhatsApp chat");
-	id = dup_mem(name, n);
+	id = cf_memdup_str(name, n);
 	return id;
 }
 
@@ -2082,7 +2042,7 @@ parent_dir(const char *path)
 		return strdup(".");
 	if (slash == path)
 		return strdup("/");
-	return dup_mem(path, (size_t)(slash - path));
+	return cf_memdup_str(path, (size_t)(slash - path));
 }
 
 static int
@@ -2113,7 +2073,7 @@ open_zip(struct wa_ctx *x)
 	mname = zip_get_name(x->zip, (zip_uint64_t)x->chat_index, 0);
 	if (mname == NULL)
 		return oom(x);
-	if ((x->zip_prefix = dup_mem(mname, (size_t)(base_name(mname) - mname))) == NULL ||
+	if ((x->zip_prefix = cf_memdup_str(mname, (size_t)(base_name(mname) - mname))) == NULL ||
 	    asprintf(&x->text_name, "%s/%s", x->path, mname) < 0) {
 		x->text_name = NULL;
 		return oom(x);
@@ -2196,7 +2156,7 @@ ctx_free(struct wa_ctx *x)
 	free(x->zip_prefix);
 	free(x->tempdir);
 	free(x->chat_id);
-	free_wiped(x->chat_name);
+	cf_free_wiped(x->chat_name);
 	free(x->seen);
 	if (x->why != NULL) {
 		cf_wipe(x->why, WA_WHY_MAX);

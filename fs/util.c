@@ -615,6 +615,18 @@ out:
 	return rc;
 }
 
+char *
+cf_memdup_str(const char *s, size_t len)
+{
+	char *p = malloc(len + 1);
+
+	if (p == NULL)
+		return NULL;
+	memcpy(p, s, len);
+	p[len] = '\0';
+	return p;
+}
+
 int
 cf_path(char *buf, size_t n, const char *fmt, ...)
 {

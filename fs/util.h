@@ -88,6 +88,10 @@ int cf_fsync_dir(const char *dir);
  * (reported with the file name). */
 int cf_read_file(const char *path, char **buf, size_t *len);
 
+/* A NUL-terminated malloc'd copy of len bytes of s (which may hold NULs
+ * that end the copy early for string use).  NULL when out of memory. */
+char *cf_memdup_str(const char *s, size_t len);
+
 /* snprintf that returns -ENAMETOOLONG instead of truncating. */
 int cf_path(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
