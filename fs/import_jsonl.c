@@ -8,7 +8,7 @@
  * '<token>'" suffix is replaced by the column.
  *
  * Plaintext handling: the line buffer and the stdio buffer are wiped before
- * they are freed, and so are the strings of the parsed JSON tree.  Limits:
+ * they are freed, and the parsed JSON tree by jansson's allocator (record.c).  Limits:
  * getline() may have moved a line longer than the initial buffer, leaving an
  * unwiped copy in freed heap memory (jansson's own blocks are wiped on free
  * by the allocator record.c installs).  Attachment files are only checked here (lstat: a regular

@@ -19,9 +19,9 @@
  * have local times without zone (read in o->tz) and no message id, so
  * identical messages are numbered with extra.dup.
  *
- * Plaintext handling: line buffers, stdio buffers and parsed JSON strings
- * are wiped before they are freed; jansson's own scratch buffers and strings
- * that realloc moved are not.  Nothing here prints message content: errors
+ * Plaintext handling: line buffers and stdio buffers are wiped before they
+ * are freed, and every block jansson frees is wiped by the allocator
+ * record.c installs; strings that realloc moved are not.  Nothing here prints message content: errors
  * name the file, the line and the JSON path.
  */
 #include <ctype.h>

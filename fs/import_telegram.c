@@ -21,9 +21,9 @@
  *
  * Errors: "FILE: truncated JSON at byte N", "FILE: invalid JSON at byte N:
  * reason", "FILE: JSON.path: reason".  Reasons name members and files,
- * never message content.  Plaintext: the parsed trees' strings and our text
- * buffers are wiped before they are freed; jansson's scratch buffers are
- * not (see jsonscan.c for the scanner's buffers).
+ * never message content.  Plaintext: our text buffers are wiped before they
+ * are freed, and jansson's blocks by the allocator record.c installs (see
+ * jsonscan.c for the scanner's buffers).
  */
 #include <errno.h>
 #include <fcntl.h>
