@@ -155,7 +155,7 @@ extern const struct cf_importer cf_importer_telegram;
  * poll, location, call, sticker, contact), "missing_attachments",
  * "poll", "dup" and "source_text".  Referenced files missing from a zip or
  * folder are an error; next to a lone .txt they are recorded as missing.
- * See docs/IMPORT-whatsapp.md.
+ * See docs/IMPORT.md.
  */
 extern const struct cf_importer cf_importer_whatsapp;
 
