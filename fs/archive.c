@@ -2468,7 +2468,8 @@ verify_orphans(struct verify_ctx *v)
 				continue;
 			if (cf_path(path, sizeof(path), "%s/%s", fpath, f->d_name) != 0)
 				continue;
-			if (cf_hex_decode(id, sizeof(id), f->d_name) != 0 ||
+			/* (bsearch must not see the NULL of an empty list) */
+			if (cf_hex_decode(id, sizeof(id), f->d_name) != 0 || v->ids.n == 0 ||
 			    bsearch(id, v->ids.v, v->ids.n, CF_ID_BYTES, id_cmp) == NULL) {
 				vreport(v, "%s: unreferenced (left by an interrupted import?)", path);
 				v->r->unreferenced++;

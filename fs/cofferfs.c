@@ -2,25 +2,45 @@
  * cofferfs.c - the read-only FUSE file system (cofferfs.h) on the libfuse3
  * low-level API: a table of small handlers over the model in view.c.
  *
- * The tree never changes while mounted, so every entry and attribute is
- * given a one-day timeout and files are opened keep_cache (or not opened
- * at all where the kernel allows it).  A conversation is decrypted and
- * rendered on the first lookup or listing inside it; transcripts are then
- * served from memory, attachments decrypted from their blob on every read
- * (only the range asked for).  Anything that fails authentication reads as
- * EIO, and the cause goes to the log (syslog once daemonised), never the
- * plaintext.  Log lines name conversations by id, never by title.
+ * The tree changes only when the daemon is told to refresh (SIGHUP, sent
+ * by `coffer mount --refresh`), so every entry and attribute is given a
+ * one-day timeout and files are opened keep_cache (or not opened at all
+ * where the kernel allows it); a refresh tells the kernel what to forget.
+ * A conversation is decrypted and rendered on the first lookup or listing
+ * inside it; transcripts are then served from memory, attachments
+ * decrypted from their blob on every read (only the range asked for).
+ * Anything that fails authentication reads as EIO, and the cause goes to
+ * the log (syslog once daemonised), never the plaintext.  Log lines name
+ * conversations by id, never by title.
  *
- * Limits: grants are checked when the mount starts and again when a
- * conversation is first opened; a conversation already open stays readable
- * until unmount.  Conversations imported after the mount appear on the next
- * mount.
+ * Refresh: a thread of its own waits for SIGHUP (blocked in every other
+ * thread), lists the conversations again (policy re-checked), has the view
+ * adopt the new list (view.h: unchanged folders keep their inodes; new or
+ * changed ones get new inodes; unlisted ones answer EACCES), waits for a
+ * grace period, then invalidates the root's changed entries and every
+ * inode of the conversations no longer listed (dropping their cached
+ * pages), and finally lets the view wipe what no request can reach any
+ * more.  The grace period: every handler that touches the view runs
+ * between cfs_enter and cfs_leave, which count requests per epoch; the
+ * refresher starts a new epoch and waits until the previous one has no
+ * request left, so no request still holds the old listing when the kernel
+ * is told to forget it (a reply racing the invalidation would otherwise
+ * be cached for a day).  The daemon answers user.coffer.pid and
+ * user.coffer.refresh on its root (mnt.h) so that a client can find it
+ * and wait for the refresh it asked for.
+ *
+ * Limits: grants are checked when the mount starts, at each refresh, and
+ * when a conversation is first opened; between refreshes a conversation
+ * already open stays readable.  Conversations imported after the mount
+ * appear at the next refresh or mount.
  */
 #define FUSE_USE_VERSION 35
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,25 +56,43 @@
 #include "blob.h"
 #include "cofferfs.h"
 #include "crypto.h"
+#include "mnt.h"
 #include "util.h"
 #include "view.h"
 
-#define CFS_TIMEOUT 86400.0     /* seconds: the view is immutable while mounted */
+#define CFS_TIMEOUT 86400.0     /* seconds: the view changes only at a refresh,
+                                 * which invalidates what it changed */
 #define CFS_BLKSIZE 65536
+
+/* What the last refresh did, for user.coffer.refresh. */
+struct cfs_refresh_status {
+	unsigned long started;          /* refreshes begun */
+	unsigned long done;             /* refreshes finished */
+	int rc;                         /* the last one's result */
+	unsigned long added, removed;   /* its folders */
+};
 
 /* Everything a mount shares between its worker threads. */
 struct cfs_mount {
 	struct cf_archive *a;           /* arch_lock (not documented thread-safe) */
 	struct cf_session *s;           /* arch_lock */
-	struct cf_chat_list chats;      /* immutable while serving */
+	struct cf_chat_list chats;      /* arch_lock: the latest list; the view's
+	                                 * list positions refer to it */
 	struct cf_view *view;           /* no lock: thread-safe by itself (view.h) */
 	pthread_mutex_t arch_lock;      /* every call into a and s: policy checks,
-	                                 * conversation loads, attachment opens;
-	                                 * also serialises builds and handle stores */
+	                                 * conversation loads, attachment opens,
+	                                 * listings; also serialises builds, handle
+	                                 * stores and the swap of chats */
 	uid_t uid;                      /* immutable */
 	gid_t gid;                      /* immutable */
-	int no_open;                    /* written by cfs_init before any other */
-	int no_opendir;                 /* request is handled; read-only after */
+	int no_open;                    /* written by cfs_init before any other
+	                                 * request is handled; read-only after */
+	struct fuse_session *se;        /* set before serving; for notifications */
+	atomic_uint epoch;              /* grace periods: see cfs_enter */
+	atomic_uint active[2];          /* requests in progress, by epoch parity */
+	atomic_int stopping;            /* the refresher must end */
+	pthread_mutex_t status_lock;    /* guards status */
+	struct cfs_refresh_status status;
 };
 
 static struct cfs_mount *
@@ -64,9 +102,60 @@ cfs_mount_of(fuse_req_t req)
 }
 
 static void
-cfs_id_hex(const struct cfs_mount *m, size_t idx, char hex[2 * CF_ID_BYTES + 1])
+cfs_id_hex(const struct cf_chat *c, char hex[2 * CF_ID_BYTES + 1])
 {
-	cf_hex_encode(hex, m->chats.v[idx].id, CF_ID_BYTES);
+	cf_hex_encode(hex, c->id, CF_ID_BYTES);
+}
+
+/*
+ * Every request that uses the view runs between cfs_enter and cfs_leave,
+ * so that a refresh can wait until no request still holds what it
+ * replaced (cfs_grace).  A request counts in the epoch it saw; it checks
+ * again after counting so as never to be counted in an epoch whose wait
+ * has already looked.  Sequentially consistent atomics throughout.
+ */
+static unsigned
+cfs_enter(struct cfs_mount *m)
+{
+	unsigned e;
+
+	for (;;) {
+		e = atomic_load(&m->epoch);
+		atomic_fetch_add(&m->active[e & 1], 1);
+		if (atomic_load(&m->epoch) == e)
+			return e;
+		atomic_fetch_sub(&m->active[e & 1], 1);
+	}
+}
+
+static void
+cfs_leave(struct cfs_mount *m, unsigned e)
+{
+	atomic_fetch_sub(&m->active[e & 1], 1);
+}
+
+/* Wait until every request that began before the call has finished
+ * (only the refresher calls this). */
+static void
+cfs_grace(struct cfs_mount *m)
+{
+	const struct timespec tick = { 0, 1000 * 1000 };
+	unsigned e = atomic_fetch_add(&m->epoch, 1);
+
+	while (atomic_load(&m->active[e & 1]) != 0)
+		(void)nanosleep(&tick, NULL);
+}
+
+/* The entry of the latest list for conversation idx of the view, or NULL
+ * when it is no longer listed.  arch_lock held. */
+static const struct cf_chat *
+cfs_chat(struct cfs_mount *m, size_t idx)
+{
+	size_t pos;
+
+	if (cf_view_conv_listed(m->view, idx, &pos) != 0 || pos >= m->chats.n)
+		return NULL;
+	return &m->chats.v[pos];
 }
 
 /* ---- attributes ----------------------------------------------------------- */
@@ -109,7 +198,7 @@ cfs_entry(const struct cfs_mount *m, const struct cf_view_attr *a, struct fuse_e
 static int
 cfs_conv_build(struct cfs_mount *m, size_t idx)
 {
-	const struct cf_chat *c = &m->chats.v[idx];
+	const struct cf_chat *c;
 	struct cf_chat_content cc;
 	char hex[2 * CF_ID_BYTES + 1];
 	int rc, st;
@@ -122,9 +211,13 @@ cfs_conv_build(struct cfs_mount *m, size_t idx)
 		rc = st > 0 ? 0 : -EIO;
 		goto out;
 	}
+	if ((c = cfs_chat(m, idx)) == NULL) {
+		rc = -EACCES;           /* a refresh took it away */
+		goto out;
+	}
 	rc = cf_policy_check(m->a, m->s, c->id);
 	if (rc == -EACCES) {
-		cfs_id_hex(m, idx, hex);
+		cfs_id_hex(c, hex);
 		cf_error("conversation %s: access is no longer granted to %s", hex,
 		    cf_session_name(m->s));
 		goto out;
@@ -138,9 +231,9 @@ cfs_conv_build(struct cfs_mount *m, size_t idx)
 	}
 	if (rc == -EBADMSG) {
 		/* Tampered or damaged: cf_chat_load reported which blob.  The
-		 * conversation stays unreadable until unmount. */
-		cfs_id_hex(m, idx, hex);
-		cf_error("conversation %s: unreadable until remounted", hex);
+		 * conversation stays unreadable until a refresh or unmount. */
+		cfs_id_hex(c, hex);
+		cf_error("conversation %s: unreadable until refreshed or remounted", hex);
 		cf_view_conv_fail(m->view, idx, rc);
 	}
 	if (rc != 0 && rc != -EACCES && rc != -ENOMEM)
@@ -159,8 +252,8 @@ cfs_dir_ready(struct cfs_mount *m, fuse_ino_t dir)
 	size_t idx;
 	int st;
 
-	if (cf_view_conv_of(m->view, dir, &idx) != 0)
-		return 0;
+	if ((st = cf_view_conv_of(m->view, dir, &idx)) != 0)
+		return st == -ENOENT ? 0 : st;  /* the root, or no such folder */
 	st = cf_view_conv_state(m->view, idx);
 	if (st > 0)
 		return 0;
@@ -186,6 +279,7 @@ cfs_reader(struct cfs_mount *m, fuse_ino_t ino, size_t conv,
     const uint8_t blob_id[CF_ID_BYTES], uint64_t size, int *err)
 {
 	struct cf_blob_reader *r;
+	const struct cf_chat *c;
 	char hex[2 * CF_ID_BYTES + 1];
 	int rc;
 
@@ -197,7 +291,11 @@ cfs_reader(struct cfs_mount *m, fuse_ino_t ino, size_t conv,
 	}
 	if ((r = cf_view_handle_get(m->view, ino)) != NULL)
 		goto out;
-	rc = cf_chat_attachment_open(m->a, &m->chats.v[conv], blob_id, &r);
+	if ((c = cfs_chat(m, conv)) == NULL) {
+		*err = -EACCES;
+		goto out;
+	}
+	rc = cf_chat_attachment_open(m->a, c, blob_id, &r);
 	if (rc == 0 && cf_blob_plain_size(r) != size) {
 		cf_hex_encode(hex, blob_id, CF_ID_BYTES);
 		cf_error("attachment blob %s: size %llu, the conversation says %llu", hex,
@@ -236,10 +334,10 @@ cfs_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_NO_OPEN_SUPPORT;
 		m->no_open = 1;
 	}
-	if (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) {
-		conn->want |= FUSE_CAP_NO_OPENDIR_SUPPORT;
-		m->no_opendir = 1;
-	}
+	/* OPENDIR stays: the root must never be listed from the kernel's
+	 * cache, so that a mount whose daemon died answers ENOTCONN (and
+	 * a refresh shows at once). */
+	conn->want &= ~(unsigned)FUSE_CAP_NO_OPENDIR_SUPPORT;
 }
 
 static void
@@ -248,30 +346,32 @@ cfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct cfs_mount *m = cfs_mount_of(req);
 	struct fuse_entry_param e;
 	struct cf_view_attr a;
+	unsigned ep = cfs_enter(m);
 	int rc;
 
 	rc = cf_view_lookup(m->view, parent, name, &a);
 	if (rc == -EAGAIN && (rc = cfs_dir_ready(m, parent)) == 0)
 		rc = cf_view_lookup(m->view, parent, name, &a);
 	if (rc == -ENOENT) {
-		/* Let the kernel remember the absence: nothing appears later. */
+		/* Let the kernel remember the absence: a folder's content
+		 * never changes, and a refresh invalidates the root's names. */
 		memset(&e, 0, sizeof(e));
 		e.entry_timeout = CFS_TIMEOUT;
 		fuse_reply_entry(req, &e);
-		return;
-	}
-	if (rc != 0) {
+	} else if (rc != 0) {
 		fuse_reply_err(req, -rc);
-		return;
+	} else {
+		cfs_entry(m, &a, &e);
+		fuse_reply_entry(req, &e);
 	}
-	cfs_entry(m, &a, &e);
-	fuse_reply_entry(req, &e);
+	cfs_leave(m, ep);
 }
 
 static void
 cfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	/* Nodes live as long as the mount: nothing to count. */
+	/* Nodes live as long as the mount (or until their conversation is
+	 * no longer listed): nothing to count. */
 	(void)ino;
 	(void)nlookup;
 	fuse_reply_none(req);
@@ -283,15 +383,17 @@ cfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct cfs_mount *m = cfs_mount_of(req);
 	struct cf_view_attr a;
 	struct stat st;
+	unsigned ep = cfs_enter(m);
 	int rc;
 
 	(void)fi;
 	if ((rc = cf_view_getattr(m->view, ino, &a)) != 0) {
 		fuse_reply_err(req, -rc);
-		return;
+	} else {
+		cfs_stat(m, &a, &st);
+		fuse_reply_attr(req, &st, a.final ? CFS_TIMEOUT : 0.0);
 	}
-	cfs_stat(m, &a, &st);
-	fuse_reply_attr(req, &st, a.final ? CFS_TIMEOUT : 0.0);
+	cfs_leave(m, ep);
 }
 
 /* READDIR and READDIRPLUS: offsets are entry numbers, 1 and 2 being "."
@@ -304,26 +406,27 @@ cfs_readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, int p
 	struct fuse_entry_param e;
 	struct stat st;
 	const char *name;
-	char *buf;
+	char *buf = NULL;
 	size_t used = 0, n;
 	off_t pos;
+	unsigned ep = cfs_enter(m);
 	int rc;
 
 	if ((rc = cf_view_getattr(m->view, ino, &a)) != 0) {
 		fuse_reply_err(req, -rc);
-		return;
+		goto out;
 	}
 	if (!a.is_dir) {
 		fuse_reply_err(req, ENOTDIR);
-		return;
+		goto out;
 	}
 	if ((rc = cfs_dir_ready(m, ino)) != 0) {
 		fuse_reply_err(req, -rc);
-		return;
+		goto out;
 	}
 	if ((buf = malloc(size)) == NULL) {
 		fuse_reply_err(req, ENOMEM);
-		return;
+		goto out;
 	}
 	for (pos = off < 0 ? 0 : off;; pos++) {
 		if (pos == 0) {
@@ -355,7 +458,9 @@ cfs_readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, int p
 		fuse_reply_err(req, -rc);
 	else
 		fuse_reply_buf(req, buf, used);
+out:
 	free(buf);
+	cfs_leave(m, ep);
 }
 
 static void
@@ -378,6 +483,8 @@ cfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct cfs_mount *m = cfs_mount_of(req);
 	struct cf_view_attr a;
+	unsigned ep;
+	int rc;
 
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
 		fuse_reply_err(req, EROFS);
@@ -388,16 +495,16 @@ cfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOSYS);
 		return;
 	}
-	if (cf_view_getattr(m->view, ino, &a) != 0) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	if (a.is_dir) {
+	ep = cfs_enter(m);
+	if ((rc = cf_view_getattr(m->view, ino, &a)) != 0) {
+		fuse_reply_err(req, -rc);
+	} else if (a.is_dir) {
 		fuse_reply_err(req, EISDIR);
-		return;
+	} else {
+		fi->keep_cache = 1;
+		fuse_reply_open(req, fi);
 	}
-	fi->keep_cache = 1;
-	fuse_reply_open(req, fi);
+	cfs_leave(m, ep);
 }
 
 static void
@@ -405,22 +512,22 @@ cfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct cfs_mount *m = cfs_mount_of(req);
 	struct cf_view_attr a;
+	unsigned ep;
+	int rc;
 
-	if (m->no_opendir) {
-		fuse_reply_err(req, ENOSYS);
-		return;
-	}
-	if (cf_view_getattr(m->view, ino, &a) != 0) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	if (!a.is_dir) {
+	ep = cfs_enter(m);
+	if ((rc = cf_view_getattr(m->view, ino, &a)) != 0) {
+		fuse_reply_err(req, -rc);
+	} else if (!a.is_dir) {
 		fuse_reply_err(req, ENOTDIR);
-		return;
+	} else {
+		/* A folder's entries never change; the root's change at a
+		 * refresh, and a listing of the root must reach the daemon. */
+		fi->keep_cache = ino != FUSE_ROOT_ID;
+		fi->cache_readdir = ino != FUSE_ROOT_ID;
+		fuse_reply_open(req, fi);
 	}
-	fi->keep_cache = 1;
-	fi->cache_readdir = 1;
-	fuse_reply_open(req, fi);
+	cfs_leave(m, ep);
 }
 
 static void
@@ -434,6 +541,7 @@ cfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_fil
 	size_t len, conv;
 	uint8_t *buf;
 	ssize_t got;
+	unsigned ep;
 	int rc, err = -EIO;
 
 	(void)fi;
@@ -441,31 +549,32 @@ cfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_fil
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
+	ep = cfs_enter(m);
 	rc = cf_view_text(m->view, ino, &text, &len);
 	if (rc == 0) {
 		if ((uint64_t)off >= len)
 			fuse_reply_buf(req, NULL, 0);
 		else
 			fuse_reply_buf(req, text + off, len - (size_t)off < size ? len - (size_t)off : size);
-		return;
+		goto out;
 	}
 	if (rc != -EINVAL || (rc = cf_view_attachment(m->view, ino, &conv, blob_id, &asize)) != 0) {
 		fuse_reply_err(req, -rc);
-		return;
+		goto out;
 	}
 	if ((uint64_t)off >= asize) {
 		fuse_reply_buf(req, NULL, 0);
-		return;
+		goto out;
 	}
 	if ((r = cfs_reader(m, ino, conv, blob_id, asize, &err)) == NULL) {
 		fuse_reply_err(req, -err);
-		return;
+		goto out;
 	}
 	if (asize - (uint64_t)off < size)
 		size = (size_t)(asize - (uint64_t)off);
 	if ((buf = malloc(size)) == NULL) {
 		fuse_reply_err(req, ENOMEM);
-		return;
+		goto out;
 	}
 	got = cf_blob_pread(r, buf, size, (uint64_t)off);
 	if (got < 0)
@@ -474,6 +583,8 @@ cfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_fil
 		fuse_reply_buf(req, (const char *)buf, (size_t)got);
 	cf_wipe(buf, size);
 	free(buf);
+out:
+	cfs_leave(m, ep);
 }
 
 static void
@@ -490,6 +601,60 @@ cfs_statfs(fuse_req_t req, fuse_ino_t ino)
 	sv.f_namemax = 255;
 	sv.f_flag = ST_RDONLY | ST_NOSUID | ST_NODEV;
 	fuse_reply_statfs(req, &sv);
+}
+
+/* The root's attributes for clients (mnt.h); every other node has none. */
+static int
+cfs_xattr_value(struct cfs_mount *m, fuse_ino_t ino, const char *name, char *buf, size_t n)
+{
+	struct cfs_refresh_status st;
+	int len;
+
+	if (ino != FUSE_ROOT_ID)
+		return -ENODATA;
+	if (strcmp(name, CF_MNT_XATTR_PID) == 0) {
+		len = snprintf(buf, n, "%ld", (long)getpid());
+	} else if (strcmp(name, CF_MNT_XATTR_REFRESH) == 0) {
+		if (pthread_mutex_lock(&m->status_lock) != 0)
+			return -EIO;
+		st = m->status;
+		pthread_mutex_unlock(&m->status_lock);
+		len = snprintf(buf, n, "%lu %lu %d %lu %lu", st.started, st.done, st.rc, st.added,
+		    st.removed);
+	} else {
+		return -ENODATA;
+	}
+	return len < 0 || (size_t)len >= n ? -EIO : len;
+}
+
+static void
+cfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	char buf[128];
+	int len = cfs_xattr_value(cfs_mount_of(req), ino, name, buf, sizeof(buf));
+
+	if (len < 0)
+		fuse_reply_err(req, -len);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)len);
+	else if (size < (size_t)len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, buf, (size_t)len);
+}
+
+static void
+cfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	static const char names[] = CF_MNT_XATTR_PID "\0" CF_MNT_XATTR_REFRESH;
+	size_t len = ino == FUSE_ROOT_ID ? sizeof(names) : 0;
+
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, names, len);
 }
 
 /* Every modifying request: the file system is read-only. */
@@ -640,6 +805,8 @@ static const struct fuse_lowlevel_ops cfs_ops = {
 	.create = cfs_create,
 	.setxattr = cfs_setxattr,
 	.removexattr = cfs_removexattr,
+	.getxattr = cfs_getxattr,
+	.listxattr = cfs_listxattr,
 	.fallocate = cfs_fallocate,
 };
 
@@ -713,6 +880,104 @@ cfs_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Tell the kernel to forget what the refresh changed (after the grace
+ * period, from the refresher, holding no lock: see fuse_lowlevel.h).
+ * An inode or name the kernel does not hold answers ENOENT: fine. */
+static void
+cfs_notify(struct cfs_mount *m, const struct cf_view_delta *d)
+{
+	size_t i, failed = 0;
+	int rc, first = 0;
+
+	for (i = 0; i < d->nnames; i++) {
+		rc = fuse_lowlevel_notify_inval_entry(m->se, FUSE_ROOT_ID, d->names[i],
+		    strlen(d->names[i]));
+		if (rc != 0 && rc != -ENOENT && failed++ == 0)
+			first = rc;
+	}
+	for (i = 0; i < d->ninos; i++) {
+		rc = fuse_lowlevel_notify_inval_inode(m->se, d->inos[i], 0, 0);
+		if (rc != 0 && rc != -ENOENT && failed++ == 0)
+			first = rc;
+	}
+	if (failed > 0)
+		cf_error("refresh: the kernel refused %zu cache invalidations (%s): cached "
+		    "entries may show the old view until they expire", failed, strerror(-first));
+}
+
+/* One refresh (see the file comment).  Runs in the refresher only. */
+static void
+cfs_refresh(struct cfs_mount *m)
+{
+	struct cf_chat_list l = { NULL, 0 };
+	struct cf_view_delta d;
+	unsigned long no;
+	int rc;
+
+	memset(&d, 0, sizeof(d));
+	if (pthread_mutex_lock(&m->status_lock) != 0)
+		return;
+	no = ++m->status.started;
+	pthread_mutex_unlock(&m->status_lock);
+
+	if ((rc = pthread_mutex_lock(&m->arch_lock)) != 0) {
+		rc = -rc;
+		goto done;
+	}
+	rc = cf_chats_list(m->a, m->s, &l);
+	if (rc == -EPERM) {
+		/* The principal was disabled or removed (reported): it may
+		 * read nothing any more. */
+		rc = 0;
+	}
+	if (rc == 0)
+		rc = cf_view_refresh(m->view, &l, cfs_now_ms(), &d);
+	if (rc == 0) {
+		/* Nothing refers to the old list outside arch_lock. */
+		cf_chats_free(&m->chats);
+		m->chats = l;
+		memset(&l, 0, sizeof(l));
+	}
+	pthread_mutex_unlock(&m->arch_lock);
+	cf_chats_free(&l);
+	if (rc == 0) {
+		cfs_grace(m);
+		cfs_notify(m, &d);
+		cf_view_reclaim(m->view);
+	} else {
+		cf_error("refresh failed: %s; the view is unchanged", strerror(-rc));
+	}
+done:
+	if (pthread_mutex_lock(&m->status_lock) == 0) {
+		m->status.done = no;
+		m->status.rc = rc;
+		m->status.added = rc == 0 ? d.added : 0;
+		m->status.removed = rc == 0 ? d.removed : 0;
+		pthread_mutex_unlock(&m->status_lock);
+	}
+	cf_view_delta_free(&d);
+}
+
+/* The refresher: SIGHUP is blocked in every thread and taken here. */
+static void *
+cfs_refresher(void *arg)
+{
+	struct cfs_mount *m = arg;
+	sigset_t set;
+	int sig;
+
+	(void)sigemptyset(&set);
+	(void)sigaddset(&set, SIGHUP);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (atomic_load(&m->stopping))
+			break;
+		cfs_refresh(m);
+	}
+	return NULL;
+}
+
 /*
  * After fuse_daemonize: lock the keys again (memory locks are not
  * inherited by fork) and open the archive afresh.  The keystore's LMDB
@@ -747,8 +1012,10 @@ cfs_run(struct cf_archive *a, struct cf_session *s, const char *mountpoint,
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_session *se = NULL;
 	struct fuse_loop_config cfg = { .clone_fd = 0, .max_idle_threads = 10 };
+	pthread_t refresher;
+	sigset_t hup;
 	char *mopts = NULL;
-	int rc, lock_ok = 0, handlers = 0, mounted = 0;
+	int rc, lock_ok = 0, status_ok = 0, handlers = 0, mounted = 0, refreshing = 0;
 	int foreground = o->foreground || o->debug;
 
 	memset(&m, 0, sizeof(m));
@@ -756,12 +1023,22 @@ cfs_run(struct cf_archive *a, struct cf_session *s, const char *mountpoint,
 	m.s = s;
 	m.uid = getuid();
 	m.gid = getgid();
+	atomic_init(&m.epoch, 0);
+	atomic_init(&m.active[0], 0);
+	atomic_init(&m.active[1], 0);
+	atomic_init(&m.stopping, 0);
 	if ((rc = pthread_mutex_init(&m.arch_lock, NULL)) != 0) {
 		cf_error("cannot create a lock: %s", strerror(rc));
 		rc = -rc;
 		goto out;
 	}
 	lock_ok = 1;
+	if ((rc = pthread_mutex_init(&m.status_lock, NULL)) != 0) {
+		cf_error("cannot create a lock: %s", strerror(rc));
+		rc = -rc;
+		goto out;
+	}
+	status_ok = 1;
 	if (cf_session_role(s) == CF_ROLE_INGEST) {
 		cf_error("%s: %s is an ingest identity: it can add messages, never read them",
 		    cf_archive_dir(a), cf_session_name(s));
@@ -772,6 +1049,9 @@ cfs_run(struct cf_archive *a, struct cf_session *s, const char *mountpoint,
 	if ((rc = cf_chats_list(a, s, &m.chats)) != 0)
 		goto out;
 	if ((rc = cf_view_new(&m.view, &m.chats, o->tz, cfs_now_ms(), cfs_reader_close)) != 0)
+		goto out;
+	/* A mount whose daemon was killed answers ENOTCONN: unmount it. */
+	if ((rc = cf_mnt_clean_stale(mountpoint)) != 0)
 		goto out;
 	if (asprintf(&mopts, "ro,default_permissions,fsname=coffer,subtype=coffer%s%s",
 	    o->fuse_opts != NULL && *o->fuse_opts != '\0' ? "," : "",
@@ -793,6 +1073,7 @@ cfs_run(struct cf_archive *a, struct cf_session *s, const char *mountpoint,
 		rc = -EINVAL;
 		goto out;
 	}
+	m.se = se;
 	if (fuse_set_signal_handlers(se) != 0) {
 		cf_error("cannot install signal handlers");
 		rc = -EIO;
@@ -816,6 +1097,17 @@ cfs_run(struct cf_archive *a, struct cf_session *s, const char *mountpoint,
 	}
 	if ((rc = cfs_after_daemonize(&m, foreground)) != 0)
 		goto out;
+	/* SIGHUP means refresh, not exit: blocked here, so in every thread
+	 * started from now on, and taken by the refresher alone. */
+	(void)sigemptyset(&hup);
+	(void)sigaddset(&hup, SIGHUP);
+	if ((rc = pthread_sigmask(SIG_BLOCK, &hup, NULL)) != 0 ||
+	    (rc = pthread_create(&refresher, NULL, cfs_refresher, &m)) != 0) {
+		cf_error("cannot start the refresh thread: %s", strerror(rc));
+		rc = -rc;
+		goto out;
+	}
+	refreshing = 1;
 	rc = fuse_session_loop_mt(se, &cfg);
 	if (rc < 0) {
 		cf_error("%s: %s", mountpoint, strerror(-rc));
@@ -823,6 +1115,11 @@ cfs_run(struct cf_archive *a, struct cf_session *s, const char *mountpoint,
 		rc = 0;         /* unmounted, or stopped by a signal */
 	}
 out:
+	if (refreshing) {
+		atomic_store(&m.stopping, 1);
+		if (pthread_kill(refresher, SIGHUP) != 0 || pthread_join(refresher, NULL) != 0)
+			cf_error("cannot stop the refresh thread");
+	}
 	if (mounted)
 		fuse_session_unmount(se);
 	if (handlers)
@@ -835,6 +1132,8 @@ out:
 	cf_chats_free(&m.chats);
 	cf_session_free(m.s);
 	cf_archive_close(m.a);
+	if (status_ok)
+		pthread_mutex_destroy(&m.status_lock);
 	if (lock_ok)
 		pthread_mutex_destroy(&m.arch_lock);
 	return rc;

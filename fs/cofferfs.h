@@ -25,11 +25,15 @@ int cfs_parse_o(const char *arg, struct cfs_opts *o, char **rest);
 /*
  * Mount at mountpoint and serve until unmounted.  Refuses an ingest
  * identity; lists the conversations s may read before mounting (so a wrong
- * identity fails before anything is mounted), then mounts read-only,
- * daemonises unless o->foreground (the parent process _exit(0)s inside
- * fuse_daemonize once the mount is ready: only the daemon returns) and
- * serves with a multi-threaded loop.  Takes ownership of a and s (freed on
- * return).  Returns 0 or -errno (reported).
+ * identity fails before anything is mounted); cleans up a Coffer mount
+ * whose daemon died at mountpoint and refuses a live one
+ * (cf_mnt_clean_stale); then mounts read-only, daemonises unless
+ * o->foreground (the parent process _exit(0)s inside fuse_daemonize once
+ * the mount is ready: only the daemon returns) and serves with a
+ * multi-threaded loop.  SIGHUP makes the daemon list the conversations
+ * again and show the changes (see cofferfs.c; `coffer mount --refresh`
+ * sends it and waits, mnt.h); SIGINT and SIGTERM unmount.  Takes ownership
+ * of a and s (freed on return).  Returns 0 or -errno (reported).
  */
 int cfs_run(struct cf_archive *a, struct cf_session *s, const char *mountpoint,
     const struct cfs_opts *o);

@@ -119,6 +119,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <lmdb.h>
@@ -912,14 +913,36 @@ cf_ks_begin(struct cf_ks *ks, int write, struct cf_txn **tp)
 	return 0;
 }
 
+/*
+ * LMDB turns a short write into EIO ("short write, filesystem full?"), and
+ * a write that fills the file system is usually short.  When the file
+ * system holding the keystore has (next to) no room left, say so: the
+ * commit failed for lack of space, nothing was committed.
+ */
+#define KS_FULL_BYTES ((uint64_t)1 << 20)
+
+static int
+ks_fs_full(const struct cf_ks *ks)
+{
+	struct statvfs sv;
+
+	if (statvfs(ks->path, &sv) != 0)
+		return 0;
+	return (uint64_t)sv.f_bavail * sv.f_frsize < KS_FULL_BYTES;
+}
+
 int
 cf_ks_commit(struct cf_txn *t)
 {
 	int rc;
 
 	rc = mdb_txn_commit(t->txn);
-	if (rc != 0)
+	if (rc == EIO && ks_fs_full(t->ks)) {
+		cf_error("%s: %s", t->ks->path, strerror(ENOSPC));
+		rc = -ENOSPC;
+	} else if (rc != 0) {
 		rc = ks_fail(t->ks, rc);
+	}
 	free(t);
 	return rc;
 }

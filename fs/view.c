@@ -9,15 +9,31 @@
  * are the only producers of text, so rendering can later be made lazy).
  * Attachment nodes only record the blob to read.
  *
- * Concurrency: everything made by cf_view_new is immutable.  A build fills
- * a new array of nodes, then publishes it with release stores (the
- * conversation's state, then the count of built conversations); readers
- * load those with acquire and never lock.  Builds and failures are
- * serialised by the view's lock.  Attachment handles are set once with a
- * compare-and-swap.
+ * Refresh: cf_view_refresh gives the view a new conversation list.  Every
+ * conversation the view ever showed keeps its slot (struct vconv) until
+ * cf_view_free, in an append-only array whose elements never move; a
+ * folder whose conversation is listed again unchanged stays as it is
+ * (inodes, built nodes); a new or changed one gets a new slot and new
+ * inodes, so an inode number never names two different things; a
+ * conversation no longer listed answers EACCES everywhere.  The root's
+ * listing is a separate object, swapped with a release store.
+ *
+ * Concurrency: readers never lock.  What they reach is either immutable
+ * or published with a release store that they load with acquire: a
+ * build fills a new array of nodes, appends its inode run to the range
+ * index, then releases the conversation's state; a refresh fills new
+ * slots, appends their run, stores every conversation's list position,
+ * then swaps the root listing.  Builds, failures, refreshes and reclaims
+ * are serialised by the view's lock.  Attachment handles are set once
+ * with a compare-and-swap.  Memory that readers might still hold (the
+ * replaced listings, the content of conversations no longer listed) is
+ * freed only by cf_view_reclaim, which the caller runs once no reader can
+ * still be using it.
  *
  * Limits: a view holds every rendered transcript of every conversation
- * opened so far; nothing is evicted while mounted.
+ * opened so far, and a conversation that changed keeps its old rendering
+ * beside the new one (for whoever still has it open); nothing is evicted
+ * while mounted except conversations no longer listed.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -39,6 +55,7 @@
 #define VN_ATTACH 3
 
 #define NO_CONV SIZE_MAX
+#define NOT_LISTED SIZE_MAX
 #define INDENT "          "        /* width of "HH:MM:SS  " */
 #define ATT_DIR "attachments"
 #define INFO_NAME "info.txt"
@@ -61,27 +78,65 @@ struct vnode {
 };
 
 struct vconv {
-	/* name, ino, mtime: immutable from cf_view_new.  kids, sorted, nkids,
-	 * nsubdirs: written by the build before state is released. */
+	/* dir (name, ino, mtime), id, title, messages, first_ms, last_ms:
+	 * set before the conversation is published, then immutable until a
+	 * purge.  dir's kids, sorted, nkids, nsubdirs, and nodes, nnodes,
+	 * base: written by the build before state is released. */
 	struct vnode dir;
+	uint8_t id[CF_ID_BYTES];
+	char *title;                    /* as listed, "" if none */
+	uint64_t messages;
+	int64_t first_ms, last_ms;
 	atomic_int state;               /* 0, 1 built, < 0 failed; release/acquire */
+	atomic_size_t listed;           /* its position in the latest list, or
+	                                 * NOT_LISTED; written under lock */
+	int purged;                     /* lock: content wiped (cf_view_reclaim) */
 	struct vnode *nodes;            /* valid once state == 1 */
 	size_t nnodes;
 	uint64_t base;                  /* inode of nodes[0] */
 };
 
+/*
+ * An append-only array whose elements never move, so that readers can
+ * index it without a lock while one writer (holding the view's lock)
+ * appends: chunk k holds AV_FIRST << k elements and is never reallocated.
+ * An element is filled before the release store of n that covers it.
+ */
+#define AV_FIRST 32
+#define AV_CHUNKS 48
+
+struct avec {
+	void *chunk[AV_CHUNKS];         /* written under lock before n covers them */
+	size_t esize;                   /* immutable */
+	atomic_size_t n;                /* release on append, acquire to read */
+};
+
+/* A run of inodes: conversation folders (dirs: inode start + j is the
+ * folder of conversation conv + j) or the nodes of one built conversation
+ * (inode start + j is nodes[j]). */
+struct vrange {
+	uint64_t start, count;
+	size_t conv;
+	int dirs;
+};
+
+/* One listing of the root; a refresh publishes a new one. */
+struct vroot {
+	struct vnode node;              /* immutable once published */
+	struct vroot *next;             /* lock: the retired list */
+};
+
 struct cf_view {
 	char *tz;                       /* display zone, NULL = UTC; immutable */
 	void (*handle_close)(void *h);  /* immutable */
-	struct vnode root;              /* immutable */
-	struct vconv *convs;            /* array immutable; see struct vconv */
-	size_t nconv;
-	pthread_mutex_t lock;           /* serialises cf_view_conv_build / _fail */
+	_Atomic(struct vroot *) root;   /* the current listing: release on swap */
+	struct vroot *retired;          /* lock: listings replaced by a refresh */
+	struct avec convs;              /* of struct vconv, every conversation
+	                                 * this view ever showed, in creation order */
+	struct avec ranges;             /* of struct vrange, by increasing start */
+	pthread_mutex_t lock;           /* serialises builds, failures, refreshes
+	                                 * and reclaims */
 	_Atomic uint64_t next_ino;      /* written under lock */
-	size_t *built;                  /* conversation indices in build order (their
-	                                 * bases increase); an entry is written under
-	                                 * lock before nbuilt covers it */
-	atomic_size_t nbuilt;           /* release on publish, acquire to read */
 };
 
 /* ---- growing text buffer ---------------------------------------------- */
@@ -549,8 +604,13 @@ vnode_clear(struct cf_view *v, struct vnode *n)
 	free(n->kids);
 	free(n->sorted);
 	free(n->text);
+	n->name = NULL;
+	n->kids = NULL;
+	n->sorted = NULL;
+	n->text = NULL;
+	n->nkids = 0;
 	if (n->kind == VN_ATTACH) {
-		h = atomic_load_explicit(&n->handle, memory_order_acquire);
+		h = atomic_exchange_explicit(&n->handle, NULL, memory_order_acq_rel);
 		if (h != NULL && v->handle_close != NULL)
 			v->handle_close(h);
 	}
@@ -562,110 +622,499 @@ ms_to_secs(int64_t ms)
 	return ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
 }
 
+/* ---- append-only arrays ---------------------------------------------------- */
+
+/* The chunk holding element i, and i's offset in it. */
+static size_t
+av_chunk_of(size_t i, size_t *off)
+{
+	unsigned long long q = (unsigned long long)(i / AV_FIRST) + 1;
+	size_t k = (size_t)(63 - __builtin_clzll(q));
+
+	*off = i - AV_FIRST * (((size_t)1 << k) - 1);
+	return k;
+}
+
+static size_t
+av_count(const struct avec *a)
+{
+	return atomic_load_explicit(&a->n, memory_order_acquire);
+}
+
+/* Element i: below a count loaded with av_count, or a slot that the
+ * caller, holding the view's lock, got from av_slot. */
+static void *
+av_at(const struct avec *a, size_t i)
+{
+	size_t off, k = av_chunk_of(i, &off);
+
+	return (char *)a->chunk[k] + off * a->esize;
+}
+
+/* Slot i (at or past the count: not visible to readers yet), its chunk
+ * allocated if need be.  Lock held.  Returns NULL when out of memory. */
+static void *
+av_slot(struct avec *a, size_t i)
+{
+	size_t off, k = av_chunk_of(i, &off);
+
+	if (k >= AV_CHUNKS)
+		return NULL;
+	if (a->chunk[k] == NULL && (a->chunk[k] = calloc((size_t)AV_FIRST << k, a->esize)) == NULL)
+		return NULL;
+	return (char *)a->chunk[k] + off * a->esize;
+}
+
+/* Make the first n elements visible to readers. */
+static void
+av_publish(struct avec *a, size_t n)
+{
+	atomic_store_explicit(&a->n, n, memory_order_release);
+}
+
+static void
+av_free(struct avec *a)
+{
+	size_t k;
+
+	for (k = 0; k < AV_CHUNKS; k++)
+		free(a->chunk[k]);
+}
+
 /* ---- view ----------------------------------------------------------------- */
+
+static struct vconv *
+conv_at(const struct cf_view *v, size_t idx)
+{
+	return av_at(&v->convs, idx);
+}
+
+static struct vroot *
+root_load(const struct cf_view *v)
+{
+	return atomic_load_explicit(&v->root, memory_order_acquire);
+}
+
+/* A listing's own arrays: its entries belong to the conversations. */
+static void
+root_free(struct vroot *r)
+{
+	if (r == NULL)
+		return;
+	free(r->node.kids);
+	free(r->node.sorted);
+	free(r);
+}
+
+/* Wipe and free everything conversation c holds except its slot. */
+static void
+conv_clear(struct cf_view *v, struct vconv *c)
+{
+	size_t j;
+
+	for (j = 0; j < c->nnodes; j++)
+		vnode_clear(v, &c->nodes[j]);
+	free(c->nodes);
+	c->nodes = NULL;
+	c->nnodes = 0;
+	vnode_clear(v, &c->dir);
+	if (c->title != NULL)
+		explicit_bzero(c->title, strlen(c->title));
+	free(c->title);
+	c->title = NULL;
+}
+
+/* A conversation id with a position (in a list, or in the view). */
+struct id_pos {
+	const uint8_t *id;
+	size_t pos;
+};
+
+static int
+id_pos_cmp(const void *pa, const void *pb)
+{
+	const struct id_pos *a = pa, *b = pb;
+
+	return memcmp(a->id, b->id, CF_ID_BYTES);
+}
+
+/* The position paired with id in ix (n entries sorted by id), or
+ * NOT_LISTED. */
+static size_t
+id_pos_find(const struct id_pos *ix, size_t n, const uint8_t *id)
+{
+	size_t lo = 0, hi = n, mid;
+	int c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = memcmp(id, ix[mid].id, CF_ID_BYTES);
+		if (c == 0)
+			return ix[mid].pos;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NOT_LISTED;
+}
+
+/* Whether the folder of c still shows list entry e, named name: the same
+ * title, message count and time span (messages are only ever added), and
+ * not failed (a refresh retries a damaged conversation). */
+static int
+conv_same(const struct vconv *c, const struct cf_chat *e, const char *name)
+{
+	return atomic_load_explicit(&c->state, memory_order_acquire) >= 0 &&
+	    strcmp(c->dir.name, name) == 0 &&
+	    strcmp(c->title, e->title != NULL ? e->title : "") == 0 &&
+	    c->messages == e->messages && c->first_ms == e->first_ms && c->last_ms == e->last_ms;
+}
+
+void
+cf_view_delta_free(struct cf_view_delta *d)
+{
+	size_t i;
+
+	if (d == NULL)
+		return;
+	for (i = 0; i < d->nnames; i++) {
+		/* folder names are titles: wipe them */
+		explicit_bzero(d->names[i], strlen(d->names[i]));
+		free(d->names[i]);
+	}
+	free(d->names);
+	free(d->inos);
+	memset(d, 0, sizeof(*d));
+}
+
+/*
+ * What the kernel must forget when listing nr replaces old: every root
+ * name whose folder changed, appeared or went; the root itself and every
+ * node of a conversation that listed[] (the new positions, for the nold
+ * conversations that exist already) no longer lists.  Returns 0 or
+ * -ENOMEM (d is then partly filled: the caller frees it).
+ */
+static int
+delta_make(const struct cf_view *v, const struct vroot *old, const struct vroot *nr,
+    const size_t *listed, size_t nold, struct cf_view_delta *d)
+{
+	struct vnode *const *a = old->node.sorted, *const *b = nr->node.sorted;
+	size_t na = old->node.nkids, nb = nr->node.nkids, i, j, n, k;
+	const struct vconv *c;
+	const char *name;
+	int pass, cmp;
+
+	for (pass = 0; pass < 2; pass++) {
+		for (i = j = n = 0; i < na || j < nb;) {
+			cmp = i == na ? 1 : j == nb ? -1 : strcmp(a[i]->name, b[j]->name);
+			if (cmp == 0 && a[i]->ino == b[j]->ino) {
+				i++;
+				j++;
+				continue;
+			}
+			name = cmp <= 0 ? a[i]->name : b[j]->name;
+			if (pass == 1) {
+				if ((d->names[n] = strdup(name)) == NULL)
+					return -ENOMEM;
+				d->nnames = n + 1;
+			}
+			n++;
+			d->added += pass == 0 && cmp >= 0;
+			d->removed += pass == 0 && cmp <= 0 && listed[a[i]->conv] == NOT_LISTED;
+			i += cmp <= 0;
+			j += cmp >= 0;
+		}
+		if (pass == 0 && n > 0 && (d->names = calloc(n, sizeof(*d->names))) == NULL)
+			return -ENOMEM;
+	}
+	for (pass = 0; pass < 2; pass++) {
+		n = 1;
+		for (i = 0; i < nold; i++) {
+			c = conv_at(v, i);
+			if (c->purged || listed[i] != NOT_LISTED ||
+			    atomic_load_explicit(&c->listed, memory_order_relaxed) == NOT_LISTED)
+				continue;
+			if (pass == 1)
+				d->inos[n] = c->dir.ino;
+			n++;
+			if (atomic_load_explicit(&c->state, memory_order_relaxed) != 1)
+				continue;
+			for (k = 0; k < c->nnodes; k++, n++)
+				if (pass == 1)
+					d->inos[n] = c->base + k;
+		}
+		if (pass == 0) {
+			if ((d->inos = calloc(n, sizeof(*d->inos))) == NULL)
+				return -ENOMEM;
+			d->inos[0] = CF_VIEW_ROOT_INO;
+		}
+	}
+	d->ninos = n;
+	return 0;
+}
+
+/*
+ * Make l the view's listing (lock held, or the view not shared yet): see
+ * cf_view_refresh.  Everything is allocated before anything is
+ * published, so that a failure changes nothing.
+ */
+static int
+view_relist(struct cf_view *v, const struct cf_chat_list *l, int64_t now_ms,
+    struct cf_view_delta *d)
+{
+	struct vroot *old = atomic_load_explicit(&v->root, memory_order_relaxed), *nr = NULL;
+	struct id_pos *lix = NULL, *cix = NULL;
+	struct vnode **kids = NULL;
+	struct vrange *range = NULL;
+	struct vconv *c;
+	char **names = NULL;
+	size_t *listed = NULL;
+	size_t nold = av_count(&v->convs), ncur = old->node.nkids, nadd = 0, filled = 0;
+	size_t nranges = av_count(&v->ranges), i, j, pos;
+	uint64_t first = atomic_load_explicit(&v->next_ino, memory_order_relaxed);
+	int64_t newest = 0;
+	int rc, have_newest = 0;
+
+	if (d != NULL)
+		memset(d, 0, sizeof(*d));
+	if (l->n > 0) {
+		names = calloc(l->n, sizeof(*names));
+		kids = calloc(l->n, sizeof(*kids));
+		lix = calloc(l->n, sizeof(*lix));
+		if (names == NULL || kids == NULL || lix == NULL)
+			goto nomem;
+		if ((rc = conv_names(l, names)) != 0)
+			goto out;
+	}
+	if (ncur > 0 && (cix = calloc(ncur, sizeof(*cix))) == NULL)
+		goto nomem;
+	for (j = 0; j < l->n; j++) {
+		lix[j].id = l->v[j].id;
+		lix[j].pos = j;
+	}
+	if (l->n > 1)
+		qsort(lix, l->n, sizeof(*lix), id_pos_cmp);
+	for (i = 0; i < ncur; i++) {
+		cix[i].pos = old->node.kids[i]->conv;
+		cix[i].id = conv_at(v, cix[i].pos)->id;
+	}
+	if (ncur > 1)
+		qsort(cix, ncur, sizeof(*cix), id_pos_cmp);
+
+	/* A folder shown now that still shows the same content stays,
+	 * inodes and built nodes included; any other entry gets a new one. */
+	for (j = 0; j < l->n; j++) {
+		pos = id_pos_find(cix, ncur, l->v[j].id);
+		if (pos != NOT_LISTED && conv_same(conv_at(v, pos), &l->v[j], names[j]))
+			kids[j] = &conv_at(v, pos)->dir;
+		else
+			nadd++;
+		if (l->v[j].last_ms != 0 && (!have_newest || l->v[j].last_ms > newest)) {
+			newest = l->v[j].last_ms;
+			have_newest = 1;
+		}
+	}
+	for (j = 0; j < l->n; j++) {
+		if (kids[j] != NULL)
+			continue;
+		if ((c = av_slot(&v->convs, nold + filled)) == NULL)
+			goto nomem;
+		memset(c, 0, sizeof(*c));
+		c->dir.ino = first + filled;
+		c->dir.parent = CF_VIEW_ROOT_INO;
+		c->dir.kind = VN_DIR;
+		c->dir.conv = nold + filled;
+		c->dir.mtime = ms_to_secs(l->v[j].last_ms != 0 ? l->v[j].last_ms : now_ms);
+		atomic_init(&c->dir.handle, NULL);
+		atomic_init(&c->state, 0);
+		atomic_init(&c->listed, j);
+		memcpy(c->id, l->v[j].id, CF_ID_BYTES);
+		c->messages = l->v[j].messages;
+		c->first_ms = l->v[j].first_ms;
+		c->last_ms = l->v[j].last_ms;
+		c->dir.name = names[j];
+		names[j] = NULL;
+		filled++;
+		if ((c->title = strdup(l->v[j].title != NULL ? l->v[j].title : "")) == NULL)
+			goto nomem;
+		kids[j] = &c->dir;
+	}
+	if (nadd > 0 && (range = av_slot(&v->ranges, nranges)) == NULL)
+		goto nomem;
+	if ((nr = calloc(1, sizeof(*nr))) == NULL)
+		goto nomem;
+	nr->node.ino = CF_VIEW_ROOT_INO;
+	nr->node.parent = CF_VIEW_ROOT_INO;
+	nr->node.kind = VN_DIR;
+	nr->node.conv = NO_CONV;
+	nr->node.mtime = ms_to_secs(have_newest ? newest : now_ms);
+	atomic_init(&nr->node.handle, NULL);
+	if (dir_set_kids(&nr->node, kids, l->n) != 0)
+		goto nomem;
+	kids = NULL;
+	if (nold + nadd > 0 && (listed = calloc(nold + nadd, sizeof(*listed))) == NULL)
+		goto nomem;
+	for (i = 0; i < nold + nadd; i++) {
+		c = conv_at(v, i);
+		listed[i] = c->purged ? NOT_LISTED : id_pos_find(lix, l->n, c->id);
+	}
+	if (d != NULL && delta_make(v, old, nr, listed, nold, d) != 0)
+		goto nomem;
+
+	/* Publish: the new folders and their inodes, then who is listed
+	 * where, then the listing itself.  Nothing can fail from here. */
+	if (nadd > 0) {
+		range->start = first;
+		range->count = nadd;
+		range->conv = nold;
+		range->dirs = 1;
+		atomic_store_explicit(&v->next_ino, first + nadd, memory_order_relaxed);
+		av_publish(&v->convs, nold + nadd);
+		av_publish(&v->ranges, nranges + 1);
+	}
+	for (i = 0; i < nold + nadd; i++)
+		atomic_store_explicit(&conv_at(v, i)->listed, listed[i], memory_order_release);
+	atomic_store_explicit(&v->root, nr, memory_order_release);
+	old->next = v->retired;
+	v->retired = old;
+	nr = NULL;
+	filled = 0;
+	rc = 0;
+	goto out;
+nomem:
+	cf_error("out of memory");
+	rc = -ENOMEM;
+out:
+	/* On failure: the slots filled are past the count, unseen. */
+	for (i = 0; i < filled; i++)
+		conv_clear(v, conv_at(v, nold + i));
+	if (names != NULL) {
+		for (j = 0; j < l->n; j++)
+			free(names[j]);
+	}
+	free(names);
+	free(kids);
+	free(lix);
+	free(cix);
+	free(listed);
+	root_free(nr);
+	if (rc != 0)
+		cf_view_delta_free(d);
+	return rc;
+}
 
 int
 cf_view_new(struct cf_view **vp, const struct cf_chat_list *l, const char *tz,
     int64_t now_ms, void (*handle_close)(void *h))
 {
 	struct cf_view *v;
-	struct vnode **kids = NULL;
-	char **names = NULL;
-	int64_t newest = 0;
-	size_t i;
-	int rc, have_newest = 0;
+	struct vroot *empty;
+	int rc;
 
 	*vp = NULL;
 	if (tz != NULL && *tz != '\0' && cf_tz_valid(tz) != 0) {
 		cf_error("unknown time zone %s", tz);
 		return -EINVAL;
 	}
-	if ((v = calloc(1, sizeof(*v))) == NULL)
-		goto nomem;
+	if ((v = calloc(1, sizeof(*v))) == NULL) {
+		cf_error("out of memory");
+		return -ENOMEM;
+	}
 	if ((rc = pthread_mutex_init(&v->lock, NULL)) != 0) {
 		free(v);
 		cf_error("cannot create a lock: %s", strerror(rc));
 		return -rc;
 	}
 	v->handle_close = handle_close;
-	atomic_init(&v->nbuilt, 0);
-	atomic_init(&v->next_ino, CF_VIEW_ROOT_INO + 1 + (uint64_t)l->n);
+	v->convs.esize = sizeof(struct vconv);
+	v->ranges.esize = sizeof(struct vrange);
+	atomic_init(&v->convs.n, 0);
+	atomic_init(&v->ranges.n, 0);
+	atomic_init(&v->next_ino, CF_VIEW_ROOT_INO + 1);
+	/* An empty listing for view_relist to replace: the first folders
+	 * get inodes 2..n+1, in list order. */
+	if ((empty = calloc(1, sizeof(*empty))) == NULL) {
+		atomic_init(&v->root, NULL);
+		goto nomem;
+	}
+	empty->node.ino = CF_VIEW_ROOT_INO;
+	empty->node.kind = VN_DIR;
+	empty->node.conv = NO_CONV;
+	atomic_init(&empty->node.handle, NULL);
+	atomic_init(&v->root, empty);
 	if (tz != NULL && *tz != '\0' && (v->tz = strdup(tz)) == NULL)
-		goto nomem_v;
-	v->root.ino = CF_VIEW_ROOT_INO;
-	v->root.parent = CF_VIEW_ROOT_INO;
-	v->root.kind = VN_DIR;
-	v->root.conv = NO_CONV;
-	if (l->n > 0) {
-		v->convs = calloc(l->n, sizeof(*v->convs));
-		v->built = calloc(l->n, sizeof(*v->built));
-		names = calloc(l->n, sizeof(*names));
-		kids = calloc(l->n, sizeof(*kids));
-		if (v->convs == NULL || v->built == NULL || names == NULL || kids == NULL)
-			goto nomem_v;
-	}
-	v->nconv = l->n;
-	if ((rc = conv_names(l, names)) != 0)
+		goto nomem;
+	if ((rc = view_relist(v, l, now_ms, NULL)) != 0)
 		goto fail;
-	for (i = 0; i < l->n; i++) {
-		struct vconv *c = &v->convs[i];
-
-		c->dir.name = names[i];
-		names[i] = NULL;
-		c->dir.ino = CF_VIEW_ROOT_INO + 1 + i;
-		c->dir.parent = CF_VIEW_ROOT_INO;
-		c->dir.kind = VN_DIR;
-		c->dir.conv = i;
-		c->dir.mtime = ms_to_secs(l->v[i].last_ms != 0 ? l->v[i].last_ms : now_ms);
-		atomic_init(&c->state, 0);
-		kids[i] = &c->dir;
-		if (l->v[i].last_ms != 0 && (!have_newest || l->v[i].last_ms > newest)) {
-			newest = l->v[i].last_ms;
-			have_newest = 1;
-		}
-	}
-	v->root.mtime = ms_to_secs(have_newest ? newest : now_ms);
-	if ((rc = dir_set_kids(&v->root, kids, l->n)) != 0)
-		goto nomem_v;
-	kids = NULL;
-	free(names);
+	cf_view_reclaim(v);
 	*vp = v;
 	return 0;
-nomem_v:
-	rc = -ENOMEM;
-	cf_error("out of memory");
-fail:
-	if (names != NULL) {
-		for (i = 0; i < l->n; i++)
-			free(names[i]);
-	}
-	free(names);
-	free(kids);
-	cf_view_free(v);
-	return rc;
 nomem:
 	cf_error("out of memory");
-	return -ENOMEM;
+	rc = -ENOMEM;
+fail:
+	cf_view_free(v);
+	return rc;
+}
+
+int
+cf_view_refresh(struct cf_view *v, const struct cf_chat_list *l, int64_t now_ms,
+    struct cf_view_delta *d)
+{
+	int rc;
+
+	if ((rc = pthread_mutex_lock(&v->lock)) != 0) {
+		cf_error("cannot take the view's lock: %s", strerror(rc));
+		return -rc;
+	}
+	rc = view_relist(v, l, now_ms, d);
+	pthread_mutex_unlock(&v->lock);
+	return rc;
+}
+
+void
+cf_view_reclaim(struct cf_view *v)
+{
+	struct vroot *r;
+	struct vconv *c;
+	size_t i, n;
+
+	if (pthread_mutex_lock(&v->lock) != 0)
+		return;
+	while ((r = v->retired) != NULL) {
+		v->retired = r->next;
+		root_free(r);
+	}
+	n = av_count(&v->convs);
+	for (i = 0; i < n; i++) {
+		c = conv_at(v, i);
+		if (c->purged || atomic_load_explicit(&c->listed, memory_order_relaxed) != NOT_LISTED)
+			continue;
+		conv_clear(v, c);
+		c->purged = 1;
+	}
+	pthread_mutex_unlock(&v->lock);
 }
 
 void
 cf_view_free(struct cf_view *v)
 {
-	size_t i, j;
+	struct vroot *r;
+	size_t i, n;
 
 	if (v == NULL)
 		return;
-	for (i = 0; i < v->nconv; i++) {
-		struct vconv *c = &v->convs[i];
-
-		for (j = 0; j < c->nnodes; j++)
-			vnode_clear(v, &c->nodes[j]);
-		free(c->nodes);
-		vnode_clear(v, &c->dir);
+	n = av_count(&v->convs);
+	for (i = 0; i < n; i++)
+		conv_clear(v, conv_at(v, i));
+	av_free(&v->convs);
+	av_free(&v->ranges);
+	root_free(atomic_load_explicit(&v->root, memory_order_relaxed));
+	while ((r = v->retired) != NULL) {
+		v->retired = r->next;
+		root_free(r);
 	}
-	free(v->convs);
-	vnode_clear(v, &v->root);
-	free(v->built);
 	free(v->tz);
 	pthread_mutex_destroy(&v->lock);
 	free(v);
@@ -674,21 +1123,35 @@ cf_view_free(struct cf_view *v)
 size_t
 cf_view_nconv(const struct cf_view *v)
 {
-	return v->nconv;
+	return av_count(&v->convs);
 }
 
 const char *
 cf_view_conv_name(const struct cf_view *v, size_t idx)
 {
-	return idx < v->nconv ? v->convs[idx].dir.name : NULL;
+	return idx < av_count(&v->convs) ? conv_at(v, idx)->dir.name : NULL;
 }
 
 int
 cf_view_conv_state(const struct cf_view *v, size_t idx)
 {
-	if (idx >= v->nconv)
+	if (idx >= av_count(&v->convs))
 		return -ENOENT;
-	return atomic_load_explicit(&v->convs[idx].state, memory_order_acquire);
+	return atomic_load_explicit(&conv_at(v, idx)->state, memory_order_acquire);
+}
+
+int
+cf_view_conv_listed(const struct cf_view *v, size_t idx, size_t *pos)
+{
+	size_t p;
+
+	if (idx >= av_count(&v->convs))
+		return -ENOENT;
+	p = atomic_load_explicit(&conv_at(v, idx)->listed, memory_order_acquire);
+	if (p == NOT_LISTED)
+		return -EACCES;
+	*pos = p;
+	return 0;
 }
 
 uint64_t
@@ -697,41 +1160,48 @@ cf_view_ninodes(const struct cf_view *v)
 	return atomic_load_explicit(&v->next_ino, memory_order_relaxed) - 1;
 }
 
-static const struct vnode *
-node_get(const struct cf_view *v, uint64_t ino)
+/*
+ * The node ino names: 0 with *np set, -ENOENT, or -EACCES when its
+ * conversation is no longer listed.
+ */
+static int
+node_get(const struct cf_view *v, uint64_t ino, const struct vnode **np)
 {
+	const struct vrange *r;
 	const struct vconv *c;
-	size_t nb, lo, hi, mid;
+	size_t lo, hi, mid;
 
-	if (ino == CF_VIEW_ROOT_INO)
-		return &v->root;
-	if (ino < CF_VIEW_ROOT_INO)
-		return NULL;
-	if (ino - CF_VIEW_ROOT_INO - 1 < v->nconv)
-		return &v->convs[ino - CF_VIEW_ROOT_INO - 1].dir;
-	nb = atomic_load_explicit(&v->nbuilt, memory_order_acquire);
-	/* The last built conversation whose base is <= ino. */
+	if (ino == CF_VIEW_ROOT_INO) {
+		*np = &root_load(v)->node;
+		return 0;
+	}
+	/* The last run that starts at or before ino. */
 	lo = 0;
-	hi = nb;
+	hi = av_count(&v->ranges);
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		if (v->convs[v->built[mid]].base <= ino)
+		r = av_at(&v->ranges, mid);
+		if (r->start <= ino)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	if (lo == 0)
-		return NULL;
-	c = &v->convs[v->built[lo - 1]];
-	if (ino - c->base >= c->nnodes)
-		return NULL;
-	return &c->nodes[ino - c->base];
+		return -ENOENT;
+	r = av_at(&v->ranges, lo - 1);
+	if (ino - r->start >= r->count)
+		return -ENOENT;
+	c = conv_at(v, r->dirs ? r->conv + (size_t)(ino - r->start) : r->conv);
+	if (atomic_load_explicit(&c->listed, memory_order_acquire) == NOT_LISTED)
+		return -EACCES;
+	*np = r->dirs ? &c->dir : &c->nodes[ino - r->start];
+	return 0;
 }
 
 static int
-is_conv_dir(const struct vnode *n)
+is_conv_dir(const struct cf_view *v, const struct vnode *n)
 {
-	return n->conv != NO_CONV && n->ino == CF_VIEW_ROOT_INO + 1 + n->conv;
+	return n->kind == VN_DIR && n->conv != NO_CONV && n == &conv_at(v, n->conv)->dir;
 }
 
 static void
@@ -750,8 +1220,8 @@ node_attr(const struct cf_view *v, const struct vnode *n, struct cf_view_attr *a
 		a->nlink = 1;
 		return;
 	}
-	if (is_conv_dir(n)) {
-		st = atomic_load_explicit(&v->convs[n->conv].state, memory_order_acquire);
+	if (is_conv_dir(v, n)) {
+		st = atomic_load_explicit(&conv_at(v, n->conv)->state, memory_order_acquire);
 		if (st == 1) {
 			a->nlink = 2 + n->nsubdirs;
 		} else if (st == 0) {
@@ -768,9 +1238,12 @@ node_attr(const struct cf_view *v, const struct vnode *n, struct cf_view_attr *a
 int
 cf_view_conv_of(const struct cf_view *v, uint64_t ino, size_t *idx)
 {
-	const struct vnode *n = node_get(v, ino);
+	const struct vnode *n;
+	int rc;
 
-	if (n == NULL || n->conv == NO_CONV)
+	if ((rc = node_get(v, ino, &n)) != 0)
+		return rc;
+	if (n->conv == NO_CONV)
 		return -ENOENT;
 	*idx = n->conv;
 	return 0;
@@ -779,10 +1252,11 @@ cf_view_conv_of(const struct cf_view *v, uint64_t ino, size_t *idx)
 int
 cf_view_getattr(const struct cf_view *v, uint64_t ino, struct cf_view_attr *a)
 {
-	const struct vnode *n = node_get(v, ino);
+	const struct vnode *n;
+	int rc;
 
-	if (n == NULL)
-		return -ENOENT;
+	if ((rc = node_get(v, ino, &n)) != 0)
+		return rc;
 	node_attr(v, n, a);
 	return 0;
 }
@@ -791,15 +1265,15 @@ cf_view_getattr(const struct cf_view *v, uint64_t ino, struct cf_view_attr *a)
 static int
 dir_ready(const struct cf_view *v, uint64_t ino, const struct vnode **dp)
 {
-	const struct vnode *d = node_get(v, ino);
-	int st;
+	const struct vnode *d;
+	int rc, st;
 
-	if (d == NULL)
-		return -ENOENT;
+	if ((rc = node_get(v, ino, &d)) != 0)
+		return rc;
 	if (d->kind != VN_DIR)
 		return -ENOTDIR;
-	if (is_conv_dir(d)) {
-		st = atomic_load_explicit(&v->convs[d->conv].state, memory_order_acquire);
+	if (is_conv_dir(v, d)) {
+		st = atomic_load_explicit(&conv_at(v, d->conv)->state, memory_order_acquire);
 		if (st == 0)
 			return -EAGAIN;
 		if (st < 0)
@@ -843,10 +1317,11 @@ cf_view_readdir(const struct cf_view *v, uint64_t dir, size_t pos, const char **
 int
 cf_view_text(const struct cf_view *v, uint64_t ino, const char **text, size_t *len)
 {
-	const struct vnode *n = node_get(v, ino);
+	const struct vnode *n;
+	int rc;
 
-	if (n == NULL)
-		return -ENOENT;
+	if ((rc = node_get(v, ino, &n)) != 0)
+		return rc;
 	if (n->kind == VN_DIR)
 		return -EISDIR;
 	if (n->kind != VN_TEXT)
@@ -860,10 +1335,11 @@ int
 cf_view_attachment(const struct cf_view *v, uint64_t ino, size_t *conv,
     uint8_t blob_id[CF_ID_BYTES], uint64_t *size)
 {
-	const struct vnode *n = node_get(v, ino);
+	const struct vnode *n;
+	int rc;
 
-	if (n == NULL)
-		return -ENOENT;
+	if ((rc = node_get(v, ino, &n)) != 0)
+		return rc;
 	if (n->kind != VN_ATTACH)
 		return -EINVAL;
 	*conv = n->conv;
@@ -875,9 +1351,9 @@ cf_view_attachment(const struct cf_view *v, uint64_t ino, size_t *conv,
 void *
 cf_view_handle_get(const struct cf_view *v, uint64_t ino)
 {
-	const struct vnode *n = node_get(v, ino);
+	const struct vnode *n;
 
-	if (n == NULL || n->kind != VN_ATTACH)
+	if (node_get(v, ino, &n) != 0 || n->kind != VN_ATTACH)
 		return NULL;
 	/* The cast drops const only to reach the atomic load. */
 	return atomic_load_explicit((_Atomic(void *) *)&n->handle, memory_order_acquire);
@@ -886,12 +1362,16 @@ cf_view_handle_get(const struct cf_view *v, uint64_t ino)
 int
 cf_view_handle_set(struct cf_view *v, uint64_t ino, void *h)
 {
-	struct vnode *n = (struct vnode *)node_get(v, ino);
+	const struct vnode *n;
 	void *expected = NULL;
+	int rc;
 
-	if (n == NULL || n->kind != VN_ATTACH)
+	if ((rc = node_get(v, ino, &n)) != 0)
+		return rc;
+	if (n->kind != VN_ATTACH)
 		return -EINVAL;
-	if (!atomic_compare_exchange_strong_explicit(&n->handle, &expected, h,
+	/* Nodes are const to readers; a handle is the one field set later. */
+	if (!atomic_compare_exchange_strong_explicit((_Atomic(void *) *)&n->handle, &expected, h,
 	    memory_order_acq_rel, memory_order_acquire))
 		return -EEXIST;
 	return 0;
@@ -1492,7 +1972,7 @@ build_nodes(struct cf_view *v, size_t idx, const struct cf_chat *c,
 	for (i = 0; i < nnodes; i++) {
 		nodes[i].ino = base + i;
 		nodes[i].conv = idx;
-		nodes[i].parent = v->convs[idx].dir.ino;
+		nodes[i].parent = conv_at(v, idx)->dir.ino;
 		atomic_init(&nodes[i].handle, NULL);
 	}
 	if (render_days(&b, nodes) != 0)
@@ -1545,7 +2025,7 @@ build_nodes(struct cf_view *v, size_t idx, const struct cf_chat *c,
 			goto nomem;
 		n->size = len;
 	}
-	n->mtime = cc->n > 0 ? ms_to_secs(cc->msgs[cc->n - 1].ts_ms) : v->convs[idx].dir.mtime;
+	n->mtime = cc->n > 0 ? ms_to_secs(cc->msgs[cc->n - 1].ts_ms) : conv_at(v, idx)->dir.mtime;
 	kids[nk++] = n;
 	*nodesp = nodes;
 	*nnodesp = nnodes;
@@ -1575,20 +2055,32 @@ cf_view_conv_build(struct cf_view *v, size_t idx, const struct cf_chat *c,
     const struct cf_chat_content *cc)
 {
 	struct vconv *conv;
+	struct vrange *range;
 	struct vnode *nodes = NULL, **kids = NULL;
-	size_t nnodes = 0, nkids = 0, i, nb;
+	size_t nnodes = 0, nkids = 0, i, nranges;
 	uint64_t base;
 	int rc;
 
-	if (idx >= v->nconv) {
-		cf_error("conversation %zu is not in the view", idx);
-		return -EINVAL;
-	}
-	conv = &v->convs[idx];
 	if ((rc = pthread_mutex_lock(&v->lock)) != 0)
 		return -rc;
+	if (idx >= av_count(&v->convs)) {
+		cf_error("conversation %zu is not in the view", idx);
+		rc = -EINVAL;
+		goto out;
+	}
+	conv = conv_at(v, idx);
+	if (conv->purged || atomic_load_explicit(&conv->listed, memory_order_relaxed) == NOT_LISTED) {
+		rc = -EACCES;
+		goto out;
+	}
 	if (atomic_load_explicit(&conv->state, memory_order_acquire) != 0) {
 		rc = -EEXIST;
+		goto out;
+	}
+	nranges = av_count(&v->ranges);
+	if ((range = av_slot(&v->ranges, nranges)) == NULL) {
+		cf_error("out of memory");
+		rc = -ENOMEM;
 		goto out;
 	}
 	base = atomic_load_explicit(&v->next_ino, memory_order_relaxed);
@@ -1604,11 +2096,14 @@ cf_view_conv_build(struct cf_view *v, size_t idx, const struct cf_chat *c,
 	conv->nnodes = nnodes;
 	conv->base = base;
 	nodes = NULL;
+	range->start = base;
+	range->count = nnodes;
+	range->conv = idx;
+	range->dirs = 0;
 	atomic_store_explicit(&v->next_ino, base + nnodes, memory_order_relaxed);
-	nb = atomic_load_explicit(&v->nbuilt, memory_order_relaxed);
-	v->built[nb] = idx;
+	/* The inodes first: whoever sees the folder built can reach them. */
+	av_publish(&v->ranges, nranges + 1);
 	atomic_store_explicit(&conv->state, 1, memory_order_release);
-	atomic_store_explicit(&v->nbuilt, nb + 1, memory_order_release);
 out:
 	if (nodes != NULL) {
 		for (i = 0; i < nnodes; i++)
@@ -1623,10 +2118,14 @@ out:
 void
 cf_view_conv_fail(struct cf_view *v, size_t idx, int err)
 {
-	if (idx >= v->nconv || pthread_mutex_lock(&v->lock) != 0)
+	struct vconv *c;
+
+	if (pthread_mutex_lock(&v->lock) != 0)
 		return;
-	if (atomic_load_explicit(&v->convs[idx].state, memory_order_acquire) == 0)
-		atomic_store_explicit(&v->convs[idx].state, err < 0 ? err : -EIO,
-		    memory_order_release);
+	if (idx < av_count(&v->convs)) {
+		c = conv_at(v, idx);
+		if (atomic_load_explicit(&c->state, memory_order_acquire) == 0)
+			atomic_store_explicit(&c->state, err < 0 ? err : -EIO, memory_order_release);
+	}
 	pthread_mutex_unlock(&v->lock);
 }

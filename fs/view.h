@@ -13,19 +13,36 @@
  * the order conversations are built, and are never reused while the view
  * exists.  Folder names are title-derived and made unique (see view.c).
  *
+ * Conversation index: every conversation the view ever showed has an
+ * index, fixed for the life of the view.  In a view fresh from
+ * cf_view_new it is the position in the list; each cf_view_refresh gives
+ * the following indices to the folders it adds.  cf_view_conv_listed maps
+ * an index to its position in the latest list.
+ *
+ * Refresh: cf_view_refresh replaces the list.  A conversation listed again
+ * with the same title, folder name, message count and time span keeps its
+ * folder, inodes and built content; a new or changed one gets a new folder
+ * inode (the next of the counter) and is built afresh; the previous
+ * folder of a changed conversation stays readable under its old inodes
+ * (for whoever has it open or as working folder), no longer reachable from
+ * the root.  Every node of a conversation that is no longer listed answers
+ * -EACCES.
+ *
  * Building: a conversation's content is added with cf_view_conv_build()
  * (or marked unreadable with cf_view_conv_fail()) the first time it is
  * needed.  Until then lookups and listings inside it return -EAGAIN.
  *
  * Threads: every function may be called from any number of threads at once,
- * including while another thread builds a conversation (the view has its
- * own lock for building; readers take no lock: a built conversation is
- * published with a release store and never changes afterwards).  The caller
- * should still serialise its own load + build so as not to decrypt a
- * conversation twice; a second build of the same conversation returns
- * -EEXIST and changes nothing.
+ * including while another thread builds a conversation or refreshes (the
+ * view has its own lock for those; readers take no lock: what they reach
+ * is published with a release store and never changes afterwards, until
+ * cf_view_reclaim).  The caller should still serialise its own load +
+ * build so as not to decrypt a conversation twice; a second build of the
+ * same conversation returns -EEXIST and changes nothing.
  *
- * Pointers returned (names, texts) stay valid until cf_view_free().
+ * Pointers returned (names, texts, handles) stay valid until
+ * cf_view_free(), except those of a conversation no longer listed, which
+ * stay valid until the next cf_view_reclaim().
  */
 #ifndef COFFER_VIEW_H
 #define COFFER_VIEW_H
@@ -70,17 +87,59 @@ int cf_view_new(struct cf_view **v, const struct cf_chat_list *l, const char *tz
 /* Free the view and close its handles.  Accepts NULL. */
 void cf_view_free(struct cf_view *v);
 
-/* Number of conversation folders. */
+/* What the kernel may have cached that a refresh made wrong. */
+struct cf_view_delta {
+	char **names;           /* root entries whose folder changed, appeared
+	                         * or went (copies, wiped by _delta_free) */
+	size_t nnames;
+	uint64_t *inos;         /* nodes whose cached attributes and pages must
+	                         * go: the root, and every node of every
+	                         * conversation that is no longer listed */
+	size_t ninos;
+	size_t added;           /* folders new in the root (new or changed) */
+	size_t removed;         /* folders gone, their conversation unlisted */
+};
+
+/*
+ * Make l the view's list (see "Refresh" above); now_ms is the root's
+ * mtime when l is empty.  If d is not NULL it receives what changed.  On
+ * failure nothing changed.  Returns 0 or -ENOMEM (reported).
+ */
+int cf_view_refresh(struct cf_view *v, const struct cf_chat_list *l, int64_t now_ms,
+    struct cf_view_delta *d);
+/* Free what cf_view_refresh put in d.  Accepts NULL. */
+void cf_view_delta_free(struct cf_view_delta *d);
+/*
+ * Free the root listings replaced by refreshes, and wipe and free the
+ * content of every conversation no longer listed (texts, names, handles
+ * closed): such a conversation is gone for good; if it is listed again
+ * it gets a new folder.  Call only when no thread can still be using a
+ * pointer or handle it got before the last refresh (after a grace
+ * period).
+ */
+void cf_view_reclaim(struct cf_view *v);
+
+/* Number of conversations the view has shown (indices 0..n-1); equal to
+ * the number of folders until a refresh. */
 size_t cf_view_nconv(const struct cf_view *v);
 /* The folder name of conversation idx (< cf_view_nconv), or NULL. */
 const char *cf_view_conv_name(const struct cf_view *v, size_t idx);
 /*
  * The conversation a node belongs to: its folder or anything below it.
- * Returns 0 with *idx set, or -ENOENT (the root, or no such inode).
+ * Returns 0 with *idx set, -ENOENT (the root, or no such inode) or
+ * -EACCES (no longer listed).
  */
 int cf_view_conv_of(const struct cf_view *v, uint64_t ino, size_t *idx);
-/* 0 not built yet, 1 built, or the negative errno it failed with. */
+/* 0 not built yet, 1 built, or the negative errno it failed with;
+ * -ENOENT when idx is out of range. */
 int cf_view_conv_state(const struct cf_view *v, size_t idx);
+/*
+ * The position of conversation idx in the latest list (the one given to
+ * cf_view_new or the last cf_view_refresh).  Returns 0 with *pos set,
+ * -EACCES when that list does not have it, -ENOENT when idx is out of
+ * range.
+ */
+int cf_view_conv_listed(const struct cf_view *v, size_t idx, size_t *pos);
 
 /*
  * Build conversation idx from its decrypted content: render its day
@@ -88,9 +147,10 @@ int cf_view_conv_state(const struct cf_view *v, size_t idx);
  * publish them.  c is the conversation as listed (title, ids), cc what
  * cf_chat_load returned (messages sorted).  Neither is referenced after the
  * call: the caller may free cc.
- * Returns 0, -EEXIST (already built or failed: nothing changed), -EINVAL
- * (idx out of range, or a time the display zone cannot convert), -ENOMEM;
- * reported except -EEXIST.  On failure the conversation stays unbuilt.
+ * Returns 0, -EEXIST (already built or failed: nothing changed), -EACCES
+ * (no longer listed), -EINVAL (idx out of range, or a time the display
+ * zone cannot convert), -ENOMEM; reported except -EEXIST and -EACCES.
+ * On failure the conversation stays unbuilt.
  */
 int cf_view_conv_build(struct cf_view *v, size_t idx, const struct cf_chat *c,
     const struct cf_chat_content *cc);
@@ -104,11 +164,13 @@ void cf_view_conv_fail(struct cf_view *v, size_t idx, int err);
 /*
  * Find name in folder parent.  Returns 0 with *a filled, -ENOENT, -ENOTDIR
  * (parent is a file), -EAGAIN (parent is a conversation folder not built
- * yet: build it and ask again) or -EIO (its conversation failed).
+ * yet: build it and ask again), -EIO (its conversation failed) or -EACCES
+ * (its conversation is no longer listed; also for every other function
+ * below that takes an inode).
  */
 int cf_view_lookup(const struct cf_view *v, uint64_t parent, const char *name,
     struct cf_view_attr *a);
-/* Attributes of ino.  Returns 0 or -ENOENT. */
+/* Attributes of ino.  Returns 0, -ENOENT or -EACCES. */
 int cf_view_getattr(const struct cf_view *v, uint64_t ino, struct cf_view_attr *a);
 /*
  * Entry pos (0-based; "." and ".." are not included) of folder dir: *name
@@ -129,8 +191,8 @@ int cf_view_readdir(const struct cf_view *v, uint64_t dir, size_t pos, const cha
 int cf_view_text(const struct cf_view *v, uint64_t ino, const char **text, size_t *len);
 
 /*
- * The attachment behind ino: the index of its conversation (in the list
- * given to cf_view_new), its blob id and plaintext size.
+ * The attachment behind ino: the index of its conversation (see
+ * "Conversation index" above), its blob id and plaintext size.
  * Returns 0, -ENOENT, or -EINVAL when ino is not an attachment.
  */
 int cf_view_attachment(const struct cf_view *v, uint64_t ino, size_t *conv,
@@ -141,7 +203,9 @@ int cf_view_attachment(const struct cf_view *v, uint64_t ino, size_t *conv,
  * node that is no attachment).  cf_view_handle_set stores h if the node has
  * none yet and returns 0; returns -EEXIST when another thread stored one
  * first (h is not taken: close it and use cf_view_handle_get), -EINVAL
- * when ino is not an attachment.
+ * when ino is not an attachment, -ENOENT or -EACCES.  A handle is closed
+ * by cf_view_free, or by cf_view_reclaim once its conversation is no
+ * longer listed.
  */
 void *cf_view_handle_get(const struct cf_view *v, uint64_t ino);
 int cf_view_handle_set(struct cf_view *v, uint64_t ino, void *h);

@@ -48,6 +48,8 @@ int cmd_grant(int argc, char **argv);
 int cmd_revoke(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_gc(int argc, char **argv);
 int cmd_recover(int argc, char **argv);
 
 /* The --help entry every command's option table ends with. */

@@ -5,7 +5,13 @@
  * (tz=ZONE) are taken out by cfs_parse_o and the rest passed to libfuse.
  * The ingest identity is refused: it can read nothing.
  * cfs_run owns the archive and the session from then on; when it
- * daemonises it returns 0 here once the mount is ready.
+ * daemonises it returns 0 here once the mount is ready.  A mount whose
+ * daemon died is cleaned up first (cfs_run, mnt.h).
+ *
+ * `coffer mount --refresh MOUNTPOINT` takes no archive and no identity:
+ * it asks the daemon serving MOUNTPOINT to list the conversations again
+ * (mnt.h: SIGHUP to the pid the mount itself reports) and waits until
+ * that is done, so that the next command sees the new view.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +19,10 @@
 #include "archive.h"
 #include "cli.h"
 #include "cofferfs.h"
+#include "mnt.h"
 #include "util.h"
+
+#define REFRESH_TIMEOUT_MS (10 * 60 * 1000)    /* a huge archive's listing */
 
 int
 cmd_mount(int argc, char **argv)
@@ -21,6 +30,7 @@ cmd_mount(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "as", required_argument, NULL, 'a' },
 		{ "passphrase-file", required_argument, NULL, 'p' },
+		{ "refresh", no_argument, NULL, 'r' },
 		CLI_OPT_HELP,
 		CLI_OPT_END,
 	};
@@ -29,7 +39,7 @@ cmd_mount(int argc, char **argv)
 	struct cf_session *s = NULL;
 	struct cfs_opts o;
 	char *rest = NULL;
-	int c, npos = 0, rc, result = CMD_ERROR;
+	int c, npos = 0, rc, refresh = 0, other = 0, result = CMD_ERROR;
 
 	memset(&o, 0, sizeof o);
 	cli_getopt_reset();
@@ -41,18 +51,26 @@ cmd_mount(int argc, char **argv)
 			break;
 		case 'a':
 			as = optarg;
+			other = 1;
 			break;
 		case 'p':
 			passfile = optarg;
+			other = 1;
+			break;
+		case 'r':
+			refresh = 1;
 			break;
 		case 'f':
 			o.foreground = 1;
+			other = 1;
 			break;
 		case 'd':
 			o.debug = 1;
 			o.foreground = 1;
+			other = 1;
 			break;
 		case 'o':
+			other = 1;
 			if (cfs_parse_o(optarg, &o, &rest) < 0) {
 				result = CMD_USAGE;
 				goto out;
@@ -68,6 +86,14 @@ cmd_mount(int argc, char **argv)
 	}
 	if ((result = cli_rest("mount", pos, &npos, 2, argc, argv)) != CMD_OK)
 		goto out;
+	if (refresh) {
+		if (other || npos != 1) {
+			result = cli_usage_error("mount", "--refresh takes only MOUNTPOINT");
+			goto out;
+		}
+		result = cf_mnt_refresh(pos[0], REFRESH_TIMEOUT_MS, NULL) == 0 ? CMD_OK : CMD_ERROR;
+		goto out;
+	}
 	if (npos != 2) {
 		result = cli_usage_error("mount", "missing %s",
 		    npos == 0 ? "ARCHIVE" : "MOUNTPOINT");

@@ -33,8 +33,8 @@ static const struct cmd commands[] = {
 	  "coffer principal list ARCHIVE",
 	  cmd_principal },
 	{ "import", "import chat exports (ingest can write but not read)",
-	  "coffer import ARCHIVE --as INGEST [--format jsonl] [--timezone ZONE] "
-	  "[--passphrase-file F] PATH...",
+	  "coffer import ARCHIVE --as INGEST [--format jsonl|whatsapp|telegram|signal|slack] "
+	  "[--timezone ZONE] [--passphrase-file F] PATH...",
 	  cmd_import },
 	{ "chats", "list the conversations a principal may read",
 	  "coffer chats ARCHIVE --as NAME [--passphrase-file F]",
@@ -48,11 +48,18 @@ static const struct cmd commands[] = {
 	  cmd_revoke },
 	{ "mount", "show the conversations a principal may read as a read-only file system",
 	  "coffer mount ARCHIVE MOUNTPOINT --as NAME [-f] [-d] [-o OPTIONS] "
-	  "[--passphrase-file F]",
+	  "[--passphrase-file F]\n"
+	  "coffer mount --refresh MOUNTPOINT",
 	  cmd_mount },
-	{ "verify", "check every blob of an archive without any key",
-	  "coffer verify ARCHIVE",
+	{ "verify", "check every blob of an archive without any key (--deep: decrypt too)",
+	  "coffer verify ARCHIVE [--deep --as NAME [--passphrase-file F]]",
 	  cmd_verify },
+	{ "backup", "copy a live archive consistently: keystore snapshot, then its blobs",
+	  "coffer backup ARCHIVE DEST [--link]",
+	  cmd_backup },
+	{ "gc", "remove the orphan files an interrupted import left",
+	  "coffer gc ARCHIVE [--dry-run] [--min-age SECONDS]",
+	  cmd_gc },
 	{ "recover", "create a new admin with the recovery key",
 	  "coffer recover ARCHIVE --recovery-key-file F --new-admin NAME "
 	  "[--new-passphrase-file F]",

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -753,6 +754,325 @@ test_extra_render(void)
 	cf_view_free(v);
 }
 
+/* ---- refresh ------------------------------------------------------------- */
+
+static int
+has_ino(const struct cf_view_delta *d, uint64_t ino)
+{
+	size_t i;
+
+	for (i = 0; i < d->ninos; i++)
+		if (d->inos[i] == ino)
+			return 1;
+	return 0;
+}
+
+static void
+test_refresh(void)
+{
+	struct cf_chat l1v[2], l2v[3], l3v[2], l4v[2];
+	struct cf_chat_list l1 = { l1v, 2 }, l2 = { l2v, 3 }, l3 = { l3v, 2 }, l4 = { l4v, 2 };
+	struct cf_chat_list none = { NULL, 0 };
+	struct cf_attach att[1];
+	struct cf_msg ma[2], mb[1], mb2[2];
+	struct cf_chat_content cca = { ma, 2, NULL, 0 }, ccb = { mb, 1, NULL, 0 };
+	struct cf_chat_content ccb2 = { mb2, 2, NULL, 0 };
+	struct cf_view *v = NULL;
+	struct cf_view_delta d;
+	struct cf_view_attr at;
+	const char *name, *t;
+	uint64_t a_dir, a_info, a_att, b_dir, b_day, b2_dir, b2_day, c_dir, b3_dir, before;
+	size_t pos, idx, len;
+	int token = 7;
+
+	closed_handles = 0;
+	memset(att, 0, sizeof(att));
+	att[0].name = (char *)"doc.pdf";
+	att[0].size = 10;
+	ma[0] = msg("2025-01-01T10:00:00Z", "Ann", "alpha");
+	ma[0].att = att;
+	ma[0].natt = 1;
+	ma[1] = msg("2025-01-02T10:00:00Z", "Ben", "beta");
+	mb[0] = msg("2025-03-01T10:00:00Z", "Cy", "gamma");
+	mb2[0] = mb[0];
+	mb2[1] = msg("2025-03-02T10:00:00Z", "Cy", "delta");
+	set_chat(&l1v[0], 0xa1, "Alpha", ma[1].ts_ms);
+	l1v[0].messages = 2;
+	set_chat(&l1v[1], 0xb1, "Bravo", mb[0].ts_ms);
+	l1v[1].messages = 1;
+
+	REQUIRE(cf_view_new(&v, &l1, NULL, 0, count_close) == 0);
+	CHECK_RC(cf_view_conv_build(v, 0, &l1v[0], &cca), 0);
+	CHECK_RC(cf_view_conv_build(v, 1, &l1v[1], &ccb), 0);
+	a_dir = ino_of(v, CF_VIEW_ROOT_INO, "Alpha");
+	b_dir = ino_of(v, CF_VIEW_ROOT_INO, "Bravo");
+	CHECK(a_dir == 2 && b_dir == 3);
+	a_info = ino_of(v, a_dir, "info.txt");
+	a_att = ino_of(v, ino_of(v, a_dir, "attachments"), "doc.pdf");
+	b_day = ino_of(v, b_dir, "2025-03-01.txt");
+	CHECK(a_info != 0 && a_att != 0 && b_day != 0);
+	CHECK_RC(cf_view_handle_set(v, a_att, &token), 0);
+	before = cf_view_ninodes(v);
+
+	/* Alpha unchanged, Bravo has a new message, Charlie is new. */
+	l2v[0] = l1v[0];
+	l2v[1] = l1v[1];
+	l2v[1].messages = 2;
+	l2v[1].last_ms = mb2[1].ts_ms;
+	set_chat(&l2v[2], 0xc1, "Charlie", 0);
+	CHECK_RC(cf_view_refresh(v, &l2, T("2026-01-01T00:00:00Z"), &d), 0);
+	CHECK(d.added == 2 && d.removed == 0);
+	REQUIRE(d.nnames == 2);
+	CHECK_STR(d.names[0], "Bravo");
+	CHECK_STR(d.names[1], "Charlie");
+	CHECK(d.ninos == 1 && d.inos[0] == CF_VIEW_ROOT_INO);
+	cf_view_delta_free(&d);
+	CHECK(d.names == NULL && d.nnames == 0);
+	CHECK(cf_view_nconv(v) == 4);
+	/* Alpha keeps its folder, its built nodes and its handle. */
+	CHECK(ino_of(v, CF_VIEW_ROOT_INO, "Alpha") == a_dir);
+	CHECK(ino_of(v, a_dir, "info.txt") == a_info);
+	CHECK(cf_view_handle_get(v, a_att) == &token);
+	/* Bravo and Charlie: new folders, numbered after every inode so far. */
+	b2_dir = ino_of(v, CF_VIEW_ROOT_INO, "Bravo");
+	c_dir = ino_of(v, CF_VIEW_ROOT_INO, "Charlie");
+	CHECK(b2_dir == before + 1 && c_dir == before + 2);
+	CHECK(cf_view_ninodes(v) == before + 2);
+	CHECK_RC(cf_view_readdir(v, CF_VIEW_ROOT_INO, 1, &name, &at), 1);
+	CHECK_STR(name, "Bravo");
+	CHECK(at.ino == b2_dir && !at.final && at.nlink == 1);
+	CHECK_RC(cf_view_readdir(v, CF_VIEW_ROOT_INO, 3, &name, &at), 0);
+	CHECK_RC(cf_view_getattr(v, CF_VIEW_ROOT_INO, &at), 0);
+	CHECK(at.nlink == 5);
+	CHECK_RC(cf_view_conv_of(v, b2_dir, &idx), 0);
+	CHECK(idx == 2);
+	CHECK_RC(cf_view_conv_of(v, c_dir, &idx), 0);
+	CHECK(idx == 3);
+	CHECK_RC(cf_view_conv_listed(v, 0, &pos), 0);
+	CHECK(pos == 0);
+	CHECK_RC(cf_view_conv_listed(v, 1, &pos), 0);       /* the old Bravo */
+	CHECK(pos == 1);
+	CHECK_RC(cf_view_conv_listed(v, 3, &pos), 0);
+	CHECK(pos == 2);
+	CHECK_RC(cf_view_conv_listed(v, 4, &pos), -ENOENT);
+	/* The old Bravo folder stays readable under its inodes. */
+	CHECK_RC(cf_view_getattr(v, b_day, &at), 0);
+	CHECK(ino_of(v, b_dir, "2025-03-01.txt") == b_day);
+	CHECK_RC(cf_view_text(v, b_day, &t, &len), 0);
+	CHECK(len == at.size && memmem(t, len, "gamma", 5) != NULL);
+	/* The new one is built on demand, with new inodes. */
+	CHECK_RC(cf_view_lookup(v, b2_dir, "2025-03-02.txt", &at), -EAGAIN);
+	CHECK_RC(cf_view_conv_build(v, 2, &l2v[1], &ccb2), 0);
+	b2_day = ino_of(v, b2_dir, "2025-03-02.txt");
+	CHECK(b2_day > c_dir);
+	CHECK(ino_of(v, b2_dir, "2025-03-01.txt") != b_day);
+
+	/* Bravo is revoked: both its folders answer EACCES. */
+	l3v[0] = l2v[0];
+	l3v[1] = l2v[2];
+	CHECK_RC(cf_view_refresh(v, &l3, 0, &d), 0);
+	CHECK(d.added == 0 && d.removed == 1);
+	REQUIRE(d.nnames == 1);
+	CHECK_STR(d.names[0], "Bravo");
+	/* root + old Bravo (folder, day, info) + new Bravo (folder, 2 days, info) */
+	CHECK(d.ninos == 1 + 3 + 4);
+	CHECK(has_ino(&d, CF_VIEW_ROOT_INO) && has_ino(&d, b_dir) && has_ino(&d, b_day) &&
+	    has_ino(&d, b2_dir) && has_ino(&d, b2_day) && !has_ino(&d, a_dir));
+	cf_view_delta_free(&d);
+	CHECK(ino_of(v, CF_VIEW_ROOT_INO, "Bravo") == 0);
+	CHECK_RC(cf_view_lookup(v, CF_VIEW_ROOT_INO, "Bravo", &at), -ENOENT);
+	CHECK_RC(cf_view_getattr(v, b_day, &at), -EACCES);
+	CHECK_RC(cf_view_getattr(v, b2_dir, &at), -EACCES);
+	CHECK_RC(cf_view_lookup(v, b2_dir, "2025-03-02.txt", &at), -EACCES);
+	CHECK_RC(cf_view_readdir(v, b_dir, 0, &name, &at), -EACCES);
+	CHECK_RC(cf_view_text(v, b2_day, &t, &len), -EACCES);
+	CHECK_RC(cf_view_conv_of(v, b_day, &idx), -EACCES);
+	CHECK_RC(cf_view_conv_listed(v, 1, &pos), -EACCES);
+	CHECK_RC(cf_view_conv_listed(v, 2, &pos), -EACCES);
+	CHECK_RC(cf_view_conv_listed(v, 3, &pos), 0);
+	CHECK(pos == 1);
+	CHECK_RC(cf_view_getattr(v, CF_VIEW_ROOT_INO, &at), 0);
+	CHECK(at.nlink == 4);
+	CHECK(ino_of(v, a_dir, "info.txt") == a_info);
+	cf_view_reclaim(v);
+	CHECK(closed_handles == 0);
+	CHECK(cf_view_conv_name(v, 1) == NULL);
+	CHECK_STR(cf_view_conv_name(v, 0), "Alpha");
+	CHECK_RC(cf_view_getattr(v, b_day, &at), -EACCES);
+	CHECK_RC(cf_view_conv_build(v, 1, &l1v[1], &ccb), -EACCES);
+
+	/* Bravo back, unchanged, and Alpha revoked: Bravo gets a new folder
+	 * (its old content is gone), Alpha's handle is closed by the reclaim. */
+	before = cf_view_ninodes(v);
+	l4v[0] = l2v[1];
+	l4v[1] = l2v[2];
+	CHECK_RC(cf_view_refresh(v, &l4, 0, &d), 0);
+	CHECK(d.added == 1 && d.removed == 1 && d.nnames == 2);
+	CHECK(has_ino(&d, a_dir) && has_ino(&d, a_info) && has_ino(&d, a_att));
+	cf_view_delta_free(&d);
+	b3_dir = ino_of(v, CF_VIEW_ROOT_INO, "Bravo");
+	CHECK(b3_dir == before + 1);
+	CHECK(ino_of(v, CF_VIEW_ROOT_INO, "Charlie") == c_dir);
+	CHECK(cf_view_handle_get(v, a_att) == NULL);
+	CHECK(closed_handles == 0);
+	cf_view_reclaim(v);
+	CHECK(closed_handles == 1);
+
+	/* Nothing listed: an empty root. */
+	CHECK_RC(cf_view_refresh(v, &none, T("2026-02-01T00:00:00Z"), NULL), 0);
+	CHECK_RC(cf_view_readdir(v, CF_VIEW_ROOT_INO, 0, &name, &at), 0);
+	CHECK_RC(cf_view_getattr(v, CF_VIEW_ROOT_INO, &at), 0);
+	CHECK(at.nlink == 2 && at.mtime == T("2026-02-01T00:00:00Z") / 1000);
+	CHECK_RC(cf_view_getattr(v, c_dir, &at), -EACCES);
+	cf_view_free(v);
+	CHECK(closed_handles == 1);
+}
+
+/* Many conversations: the slot and range arrays grow over several
+ * chunks; every folder stays reachable by name and inode. */
+static void
+test_refresh_many(void)
+{
+	enum { N1 = 100, N2 = 230 };
+	struct cf_chat *c1, *c2;
+	struct cf_chat_list l1, l2;
+	struct cf_msg m[1];
+	struct cf_chat_content cc = { m, 1, NULL, 0 };
+	struct cf_view *v = NULL;
+	struct cf_view_attr at;
+	char (*titles)[16];
+	uint64_t first_new;
+	size_t i, idx, pos;
+	int bad = 0;
+
+	c1 = calloc(N1, sizeof(*c1));
+	c2 = calloc(N2, sizeof(*c2));
+	titles = calloc(N2, sizeof(*titles));
+	REQUIRE(c1 != NULL && c2 != NULL && titles != NULL);
+	m[0] = msg("2025-04-01T10:00:00Z", "A", "x");
+	for (i = 0; i < N2; i++) {
+		snprintf(titles[i], sizeof(titles[i]), "t%03zu", i);
+		set_chat(&c2[i], 0, titles[i], 0);
+		c2[i].id[0] = (uint8_t)(i & 0xff);
+		c2[i].id[1] = (uint8_t)(i >> 8);
+		if (i < N1)
+			c1[i] = c2[i];
+	}
+	l1 = (struct cf_chat_list){ c1, N1 };
+	l2 = (struct cf_chat_list){ c2, N2 };
+	REQUIRE(cf_view_new(&v, &l1, NULL, 0, NULL) == 0);
+	for (i = 0; i < N1; i += 3)
+		CHECK_RC(cf_view_conv_build(v, i, &c1[i], &cc), 0);
+	first_new = cf_view_ninodes(v) + 1;
+	CHECK_RC(cf_view_refresh(v, &l2, 0, NULL), 0);
+	for (i = 0; i < N2; i += 2)
+		if (i >= N1 && cf_view_conv_build(v, i, &c2[i], &cc) != 0)
+			bad++;
+	CHECK(bad == 0);
+	CHECK(cf_view_nconv(v) == N2);
+	for (i = 0; i < N2; i++) {
+		uint64_t dir = ino_of(v, CF_VIEW_ROOT_INO, titles[i]);
+
+		if (dir != (i < N1 ? 2 + i : first_new + (i - N1)) || cf_view_conv_of(v, dir, &idx) != 0 || idx != i ||
+		    cf_view_conv_listed(v, i, &pos) != 0 || pos != i ||
+		    cf_view_getattr(v, dir, &at) != 0 || at.ino != dir)
+			bad++;
+		if ((i < N1 ? i % 3 == 0 : i % 2 == 0) &&
+		    (cf_view_lookup(v, dir, "info.txt", &at) != 0 ||
+		    cf_view_conv_of(v, at.ino, &idx) != 0 || idx != i))
+			bad++;
+	}
+	CHECK(bad == 0);
+	cf_view_free(v);
+	free(c1);
+	free(c2);
+	free(titles);
+}
+
+/* Readers while a refresher swaps two lists back and forth: a listed
+ * folder is always found, by name and inode, and nothing else is seen. */
+struct refresher {
+	struct cf_view *v;
+	const struct cf_chat_list *l[2];
+	atomic_int stop;
+	int bad;
+};
+
+static void *
+refresh_loop(void *arg)
+{
+	struct refresher *r = arg;
+	int i;
+
+	for (i = 0; i < 400; i++)
+		if (cf_view_refresh(r->v, r->l[i % 2], 0, NULL) != 0)
+			r->bad = 1;
+	atomic_store(&r->stop, 1);
+	return NULL;
+}
+
+static void *
+refresh_reader(void *arg)
+{
+	struct refresher *r = arg;
+	struct cf_view_attr a, b;
+	const char *name;
+	size_t pos;
+	int rc;
+
+	while (!atomic_load(&r->stop)) {
+		/* "Keep" is in both lists, unchanged: always the same folder. */
+		if (cf_view_lookup(r->v, CF_VIEW_ROOT_INO, "Keep", &a) != 0 || a.ino != 2)
+			r->bad = 1;
+		if (cf_view_lookup(r->v, 2, "info.txt", &b) != 0 || cf_view_getattr(r->v, b.ino, &b) != 0)
+			r->bad = 1;
+		for (pos = 0; (rc = cf_view_readdir(r->v, CF_VIEW_ROOT_INO, pos, &name, &a)) == 1; pos++)
+			if (strcmp(name, "Keep") != 0 && strcmp(name, "Other") != 0)
+				r->bad = 1;
+		if (rc != 0)
+			r->bad = 1;
+		rc = cf_view_lookup(r->v, CF_VIEW_ROOT_INO, "Other", &a);
+		if (rc == 0 && (rc = cf_view_getattr(r->v, a.ino, &b)) != 0 && rc != -EACCES)
+			r->bad = 1;
+		else if (rc != 0 && rc != -ENOENT && rc != -EACCES)
+			r->bad = 1;
+	}
+	return NULL;
+}
+
+static void
+test_refresh_race(void)
+{
+	struct cf_chat both[2], one[1];
+	struct cf_chat_list lb = { both, 2 }, lo = { one, 1 };
+	struct cf_msg m[1];
+	struct cf_chat_content cc = { m, 1, NULL, 0 };
+	struct refresher r;
+	pthread_t th[3];
+	int i;
+
+	m[0] = msg("2025-04-01T10:00:00Z", "A", "x");
+	set_chat(&both[0], 0x11, "Keep", 0);
+	set_chat(&both[1], 0x22, "Other", 0);
+	one[0] = both[0];
+	memset(&r, 0, sizeof(r));
+	r.l[0] = &lo;
+	r.l[1] = &lb;
+	atomic_init(&r.stop, 0);
+	REQUIRE(cf_view_new(&r.v, &lb, NULL, 0, NULL) == 0);
+	CHECK_RC(cf_view_conv_build(r.v, 0, &both[0], &cc), 0);
+	for (i = 0; i < 2; i++)
+		REQUIRE(pthread_create(&th[i], NULL, refresh_reader, &r) == 0);
+	REQUIRE(pthread_create(&th[2], NULL, refresh_loop, &r) == 0);
+	for (i = 0; i < 3; i++)
+		REQUIRE(pthread_join(th[i], NULL) == 0);
+	CHECK(!r.bad);
+	/* 200 times "Other" came back: 200 new folders, never an old inode. */
+	CHECK(cf_view_nconv(r.v) == 2 + 200);
+	cf_view_reclaim(r.v);
+	cf_view_free(r.v);
+}
+
 int
 main(void)
 {
@@ -765,5 +1085,8 @@ main(void)
 	test_info();
 	test_inodes();
 	test_race();
+	test_refresh();
+	test_refresh_many();
+	test_refresh_race();
 	return CHECK_DONE("test_view");
 }
