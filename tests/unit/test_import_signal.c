@@ -25,6 +25,7 @@
 
 #include "archive.h"
 #include "check.h"
+#include "testlib.h"
 #include "crypto.h"
 #include "import.h"
 #include "util.h"
@@ -168,16 +169,6 @@ static const char *
 xstr(json_t *x, const char *key)
 {
 	return json_string_value(json_object_get(x, key));
-}
-
-static void
-write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	REQUIRE(f != NULL);
-	REQUIRE(fputs(text, f) >= 0);
-	REQUIRE(fclose(f) == 0);
 }
 
 /* ---- detection ------------------------------------------------------------ */

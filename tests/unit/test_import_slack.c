@@ -30,6 +30,7 @@
 
 #include "archive.h"
 #include "check.h"
+#include "testlib.h"
 #include "import.h"
 #include "util.h"
 
@@ -348,16 +349,6 @@ check_refused_prefix(const char *path, int want_rc, const char *want)
 }
 
 /* ---- files and zips ------------------------------------------------------ */
-
-static void
-write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	REQUIRE(f != NULL);
-	REQUIRE(fputs(text, f) >= 0);
-	REQUIRE(fclose(f) == 0);
-}
 
 static void
 fix(char *buf, size_t n, const char *rel)

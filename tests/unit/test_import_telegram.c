@@ -25,6 +25,7 @@
 
 #include "archive.h"
 #include "check.h"
+#include "testlib.h"
 #include "crypto.h"
 #include "import.h"
 #include "record.h"
@@ -32,16 +33,6 @@
 
 static char fixdir[PATH_MAX];
 static char tmpdir[PATH_MAX];
-
-static void
-write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	REQUIRE(f != NULL);
-	REQUIRE(fputs(text, f) >= 0);
-	REQUIRE(fclose(f) == 0);
-}
 
 static void
 tmp_path(char *buf, size_t n, const char *name)
