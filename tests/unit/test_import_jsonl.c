@@ -33,46 +33,6 @@ tmp_path(char *buf, size_t n, const char *name)
 	REQUIRE(cf_path(buf, n, "%s/%s", tmpdir, name) == 0);
 }
 
-/* ---- stderr capture ---------------------------------------------------- */
-
-static int saved_stderr = -1;
-static char capture_path[PATH_MAX];
-
-static void
-capture_begin(void)
-{
-	int fd;
-
-	tmp_path(capture_path, sizeof capture_path, "stderr.txt");
-	fflush(stderr);
-	saved_stderr = dup(2);
-	REQUIRE(saved_stderr >= 0);
-	fd = open(capture_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	REQUIRE(fd >= 0);
-	REQUIRE(dup2(fd, 2) == 2);
-	close(fd);
-}
-
-/* Stop capturing; buf gets what was written (without a final newline). */
-static void
-capture_end(char *buf, size_t n)
-{
-	FILE *f;
-	size_t got;
-
-	fflush(stderr);
-	REQUIRE(dup2(saved_stderr, 2) == 2);
-	close(saved_stderr);
-	f = fopen(capture_path, "r");
-	REQUIRE(f != NULL);
-	got = fread(buf, 1, n - 1, f);
-	buf[got] = '\0';
-	fclose(f);
-	while (got > 0 && buf[got - 1] == '\n')
-		buf[--got] = '\0';
-	unlink(capture_path);
-}
-
 /* Parse path into a fresh batch; *count gets the messages added, *err the
  * error text printed (with the "coffer: " prefix). */
 static int
@@ -83,7 +43,7 @@ parse_file(const char *path, const char *tz, size_t *count, char *err, size_t er
 	int rc;
 
 	REQUIRE(cf_batch_new(&b, "jsonl", tz) == 0);
-	capture_begin();
+	capture_begin(tmpdir);
 	rc = cf_importer_jsonl.parse(path, b, &o);
 	capture_end(err, errlen);
 	*count = cf_batch_messages(b);

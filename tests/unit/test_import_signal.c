@@ -75,45 +75,6 @@ collect(const char *chat, const char *title, const struct cf_msg *m, void *arg)
 	return 0;
 }
 
-/* ---- stderr capture ------------------------------------------------------ */
-
-static int saved_stderr = -1;
-static char capture_path[PATH_MAX];
-
-static void
-capture_begin(void)
-{
-	int fd;
-
-	REQUIRE(cf_path(capture_path, sizeof capture_path, "%s/stderr.txt", tmpdir) == 0);
-	fflush(stderr);
-	saved_stderr = dup(2);
-	REQUIRE(saved_stderr >= 0);
-	fd = open(capture_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	REQUIRE(fd >= 0);
-	REQUIRE(dup2(fd, 2) == 2);
-	close(fd);
-}
-
-static void
-capture_end(char *buf, size_t n)
-{
-	FILE *f;
-	size_t got;
-
-	fflush(stderr);
-	REQUIRE(dup2(saved_stderr, 2) == 2);
-	close(saved_stderr);
-	f = fopen(capture_path, "r");
-	REQUIRE(f != NULL);
-	got = fread(buf, 1, n - 1, f);
-	buf[got] = '\0';
-	fclose(f);
-	while (got > 0 && buf[got - 1] == '\n')
-		buf[--got] = '\0';
-	unlink(capture_path);
-}
-
 /* Parse path (tz) into a fresh batch, keep what it produced in gv[], and
  * the error text in err. */
 static int
@@ -125,7 +86,7 @@ parse(const char *path, const char *tz, char *err, size_t errlen)
 
 	got_clear();
 	REQUIRE(cf_batch_new(&b, "signal", tz) == 0);
-	capture_begin();
+	capture_begin(tmpdir);
 	rc = cf_importer_signal.parse(path, b, &o);
 	capture_end(err, errlen);
 	REQUIRE(cf_batch_foreach(b, collect, NULL) == 0);

@@ -273,44 +273,6 @@ senders_are(const struct recs *r, const char *const *list)
 	return 1;
 }
 
-/* ---- stderr capture ---------------------------------------------------- */
-
-static int saved_stderr = -1;
-static char capture_path[PATH_MAX];
-
-static void
-capture_begin(void)
-{
-	int fd;
-
-	REQUIRE(cf_path(capture_path, sizeof capture_path, "%s/stderr.txt", tmpdir) == 0);
-	fflush(stderr);
-	saved_stderr = dup(2);
-	REQUIRE(saved_stderr >= 0);
-	fd = open(capture_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	REQUIRE(fd >= 0);
-	REQUIRE(dup2(fd, 2) == 2);
-	close(fd);
-}
-
-static void
-capture_end(char *buf, size_t n)
-{
-	FILE *f;
-	size_t got;
-
-	fflush(stderr);
-	REQUIRE(dup2(saved_stderr, 2) == 2);
-	close(saved_stderr);
-	f = fopen(capture_path, "r");
-	REQUIRE(f != NULL);
-	got = fread(buf, 1, n - 1, f);
-	buf[got] = '\0';
-	fclose(f);
-	while (got > 0 && buf[got - 1] == '\n')
-		buf[--got] = '\0';
-}
-
 /* Parse path expecting failure rc with exactly the message "PROG: want". */
 static void
 check_refused(const char *path, int want_rc, const char *want)
@@ -319,7 +281,7 @@ check_refused(const char *path, int want_rc, const char *want)
 	struct recs r;
 	int rc;
 
-	capture_begin();
+	capture_begin(tmpdir);
 	rc = parse(path, &r);
 	capture_end(got, sizeof got);
 	CHECK_RC(rc, want_rc);
@@ -337,7 +299,7 @@ check_refused_prefix(const char *path, int want_rc, const char *want)
 	struct recs r;
 	int rc;
 
-	capture_begin();
+	capture_begin(tmpdir);
 	rc = parse(path, &r);
 	capture_end(got, sizeof got);
 	CHECK_RC(rc, want_rc);
@@ -869,13 +831,13 @@ test_refusals(void)
 		char got[4096];
 		struct recs r;
 
-		capture_begin();
+		capture_begin(tmpdir);
 		CHECK_RC(parse(p, &r), -EINVAL);
 		capture_end(got, sizeof got);
 		CHECK(strstr(got, "private") == NULL);
 		recs_free(&r);
 		fix(q, sizeof q, "bad-truncated");
-		capture_begin();
+		capture_begin(tmpdir);
 		CHECK_RC(parse(q, &r), -EINVAL);
 		capture_end(got, sizeof got);
 		CHECK(strstr(got, "secret") == NULL);

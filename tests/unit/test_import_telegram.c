@@ -40,45 +40,6 @@ tmp_path(char *buf, size_t n, const char *name)
 	REQUIRE(cf_path(buf, n, "%s/%s", tmpdir, name) == 0);
 }
 
-/* ---- stderr capture ---------------------------------------------------- */
-
-static int saved_stderr = -1;
-static char capture_path[PATH_MAX];
-
-static void
-capture_begin(void)
-{
-	int fd;
-
-	tmp_path(capture_path, sizeof capture_path, "stderr.txt");
-	fflush(stderr);
-	saved_stderr = dup(2);
-	REQUIRE(saved_stderr >= 0);
-	fd = open(capture_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	REQUIRE(fd >= 0);
-	REQUIRE(dup2(fd, 2) == 2);
-	close(fd);
-}
-
-static void
-capture_end(char *buf, size_t n)
-{
-	FILE *f;
-	size_t got;
-
-	fflush(stderr);
-	REQUIRE(dup2(saved_stderr, 2) == 2);
-	close(saved_stderr);
-	f = fopen(capture_path, "r");
-	REQUIRE(f != NULL);
-	got = fread(buf, 1, n - 1, f);
-	buf[got] = '\0';
-	fclose(f);
-	while (got > 0 && buf[got - 1] == '\n')
-		buf[--got] = '\0';
-	unlink(capture_path);
-}
-
 /* ---- what a parse produced --------------------------------------------- */
 
 struct got_msg {
@@ -149,7 +110,7 @@ parse(const char *path, const char *tz, struct got *g)
 
 	memset(g, 0, sizeof *g);
 	REQUIRE(cf_batch_new(&b, "telegram", tz) == 0);
-	capture_begin();
+	capture_begin(tmpdir);
 	g->rc = cf_importer_telegram.parse(path, b, &o);
 	capture_end(g->err, sizeof g->err);
 	REQUIRE(cf_batch_foreach(b, collect, g) == 0);
@@ -651,7 +612,7 @@ test_truncation(void)
 	/* One capture for all the parses: one error line per prefix */
 	errs = malloc(errcap);
 	REQUIRE(errs != NULL);
-	capture_begin();
+	capture_begin(tmpdir);
 	for (i = 0; i < end; i++) {
 		struct cf_import_opts o = { .tz = "UTC" };
 		struct cf_batch *b = NULL;
@@ -755,7 +716,7 @@ test_flush(void)
 	/* A failing flush stops the parse with its error */
 	o.flush = failing_flush;
 	REQUIRE(cf_batch_new(&b, "telegram", "UTC") == 0);
-	capture_begin();
+	capture_begin(tmpdir);
 	rc = cf_importer_telegram.parse(p, b, &o);
 	capture_end(err, sizeof err);
 	CHECK_RC(rc, -EIO);

@@ -27,6 +27,7 @@
 
 #include "archive.h"
 #include "check.h"
+#include "testlib.h"
 #include "crypto.h"
 #include "import.h"
 #include "util.h"
@@ -197,7 +198,7 @@ tmp_path(char *buf, size_t n, const char *name)
 }
 
 static void
-write_file(const char *path, const char *data, size_t len)
+write_bytes(const char *path, const char *data, size_t len)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
@@ -206,39 +207,6 @@ write_file(const char *path, const char *data, size_t len)
 	REQUIRE(close(fd) == 0);
 }
 
-static int saved_stderr = -1;
-static char capture_path[PATH_MAX];
-
-static void
-capture_begin(void)
-{
-	int fd;
-
-	tmp_path(capture_path, sizeof capture_path, "stderr.txt");
-	fflush(stderr);
-	REQUIRE((saved_stderr = dup(2)) >= 0);
-	fd = open(capture_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	REQUIRE(fd >= 0);
-	REQUIRE(dup2(fd, 2) == 2);
-	close(fd);
-}
-
-static void
-capture_end(char *buf, size_t n)
-{
-	FILE *f;
-	size_t got;
-
-	fflush(stderr);
-	REQUIRE(dup2(saved_stderr, 2) == 2);
-	close(saved_stderr);
-	REQUIRE((f = fopen(capture_path, "r")) != NULL);
-	got = fread(buf, 1, n - 1, f);
-	buf[got] = '\0';
-	fclose(f);
-	while (got > 0 && buf[got - 1] == '\n')
-		buf[--got] = '\0';
-}
 
 /* Parse path expecting failure; err gets the message without "prog: ". */
 static int
@@ -249,7 +217,7 @@ parse_err(const char *path, char *err, size_t n)
 	struct got g;
 	int rc;
 
-	capture_begin();
+	capture_begin(tmpdir);
 	rc = parse(path, &g);
 	capture_end(raw, sizeof raw);
 	got_free(&g);
@@ -705,7 +673,7 @@ test_zip(void)
 
 	/* not a zip at all, though named .zip */
 	tmp_path(path, sizeof path, "broken.zip");
-	write_file(path, "PK\x03\x04 broken", 11);
+	write_bytes(path, "PK\x03\x04 broken", 11);
 	CHECK(cf_importer_whatsapp.detect(path) == 0);
 	CHECK_RC(parse_err(path, err, sizeof err), -EINVAL);
 	CHECK(strncmp(err, path, strlen(path)) == 0);
@@ -719,7 +687,7 @@ test_folder_missing(void)
 	tmp_path(dir, sizeof dir, "WhatsApp Chat - Eve");
 	REQUIRE(mkdir(dir, 0700) == 0);
 	REQUIRE(cf_path(path, sizeof path, "%s/_chat.txt", dir) == 0);
-	write_file(path, ios_chat, strlen(ios_chat));
+	write_bytes(path, ios_chat, strlen(ios_chat));
 	CHECK(cf_importer_whatsapp.detect(dir) == 1);
 	CHECK_RC(parse_err(dir, err, sizeof err), -EINVAL);
 	snprintf(want, sizeof want, "%s:2: attachment 00000002-PHOTO-2024-02-10-20-05-00.jpg: "
@@ -727,7 +695,7 @@ test_folder_missing(void)
 	CHECK_STR(err, want);
 	/* the same text alone only records the file as missing */
 	REQUIRE(cf_path(path, sizeof path, "%s/lone.txt", tmpdir) == 0);
-	write_file(path, ios_chat, strlen(ios_chat));
+	write_bytes(path, ios_chat, strlen(ios_chat));
 	{
 		struct got g;
 
@@ -747,14 +715,14 @@ test_detect(void)
 
 	/* signal-export's old chat.md line form is left to the Signal importer */
 	tmp_path(path, sizeof path, "signalish.txt");
-	write_file(path, "[2019-12-24, 12:23] Jane Doe: Hello John!\n", 42);
+	write_bytes(path, "[2019-12-24, 12:23] Jane Doe: Hello John!\n", 42);
 	CHECK(cf_importer_whatsapp.detect(path) == 0);
 	tmp_path(path, sizeof path, "lines.jsonl");
-	write_file(path, "{\"chat\":\"x\"}\n", 13);
+	write_bytes(path, "{\"chat\":\"x\"}\n", 13);
 	CHECK(cf_importer_whatsapp.detect(path) == 0);
 	/* a header in a file not named .txt */
 	tmp_path(path, sizeof path, "chat.md");
-	write_file(path, "05/01/2024, 09:00 - Ana: x\n", 27);
+	write_bytes(path, "05/01/2024, 09:00 - Ana: x\n", 27);
 	CHECK(cf_importer_whatsapp.detect(path) == 0);
 	CHECK(cf_importer_whatsapp.detect(tmpdir) == 0);        /* no chat file (yet) */
 	fix(path, sizeof path, "android/WhatsApp Chat with Ana Lima.txt");

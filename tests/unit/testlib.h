@@ -4,7 +4,10 @@
 #ifndef COFFER_TESTLIB_H
 #define COFFER_TESTLIB_H
 
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "check.h"
 
@@ -17,6 +20,45 @@ write_file(const char *path, const char *text)
 	REQUIRE(f != NULL);
 	REQUIRE(fputs(text, f) >= 0);
 	REQUIRE(fclose(f) == 0);
+}
+
+/* Capture what the code under test prints on stderr (its error lines). */
+static int capture_saved_fd = -1;
+static char capture_path[PATH_MAX];
+
+/* Start sending stderr to a file in folder dir. */
+static inline void
+capture_begin(const char *dir)
+{
+	int fd;
+
+	REQUIRE(snprintf(capture_path, sizeof capture_path, "%s/stderr.txt", dir) <
+	    (int)sizeof capture_path);
+	fflush(stderr);
+	REQUIRE((capture_saved_fd = dup(2)) >= 0);
+	fd = open(capture_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	REQUIRE(fd >= 0);
+	REQUIRE(dup2(fd, 2) == 2);
+	close(fd);
+}
+
+/* Stop capturing; buf gets what was written (without final newlines). */
+static inline void
+capture_end(char *buf, size_t n)
+{
+	FILE *f;
+	size_t got;
+
+	fflush(stderr);
+	REQUIRE(dup2(capture_saved_fd, 2) == 2);
+	close(capture_saved_fd);
+	REQUIRE((f = fopen(capture_path, "r")) != NULL);
+	got = fread(buf, 1, n - 1, f);
+	buf[got] = '\0';
+	fclose(f);
+	while (got > 0 && buf[got - 1] == '\n')
+		buf[--got] = '\0';
+	unlink(capture_path);
 }
 
 #endif
