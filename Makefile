@@ -64,7 +64,14 @@ $(O)/tests/%: $(O)/tests/unit/%.o $(O)/libcoffer.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(O)/libcoffer.a $(LIBS)
 
-tests: all $(TESTS)
+# test helpers (tests/tools/*.c, LMDB only): ks_offsets says where each
+# keystore value lies in data.mdb (t51); ks_hold holds a read snapshot
+# open so that every write must grow the file (t41, fail-closed audit).
+TEST_TOOLS = $(patsubst tests/tools/%.c,$(O)/tests/tools/%,$(wildcard tests/tools/*.c))
+$(O)/tests/tools/%: $(O)/tests/tools/%.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBS)
+
+tests: all $(TESTS) $(TEST_TOOLS)
 
 # Every test: unit programs, then the end-to-end scripts (they mount).
 # The build runs in a sub-make so that packages installed by deps-ok are
@@ -115,10 +122,16 @@ FUZZERS = $(patsubst tests/fuzz/%.c,$(FUZZ_O)/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 $(FUZZ_O)/fs/%.o: fs/%.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(FUZZ_O)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
+# a target's own file includes fs/*.h: any header change rebuilds it
+$(FUZZ_O)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ) $(wildcard fs/*.h)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ) $(LIBS)
+
+# Only pattern rules name the fuzz objects, which would make them
+# intermediate files that make deletes after linking: keep them.
+.SECONDARY: $(FUZZ_LIB_OBJ)
+-include $(FUZZ_LIB_OBJ:.o=.d)
 
 fuzzers: $(FUZZERS)
 

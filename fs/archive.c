@@ -30,6 +30,8 @@
 #include <unistd.h>
 
 #include "archive.h"
+#include "audit.h"
+#include "retention.h"
 #include "util.h"
 
 #define MARKER_NAME "COFFER"
@@ -123,6 +125,29 @@ enum cf_role
 cf_session_role(const struct cf_session *s)
 {
 	return s->role;
+}
+
+/* ---- audit ----------------------------------------------------------- */
+
+/*
+ * Record a refusal in a transaction of its own.  The action is refused
+ * whether or not this succeeds (a failure is reported by audit.c).
+ */
+static void
+audit_denied(struct cf_archive *a, const char *who, const char *action, const char *object,
+    const char *why)
+{
+	(void)cf_audit_log(a->ks, who, action, object, CF_AUDIT_DENIED, why);
+}
+
+/* Object text: a conversation id, or "all" for NULL. */
+static void
+audit_conv_object(char buf[CF_AUDIT_OBJECT_MAX + 1], const uint8_t *conv_id)
+{
+	if (conv_id != NULL)
+		cf_audit_object(buf, conv_id, NULL);
+	else
+		snprintf(buf, CF_AUDIT_OBJECT_MAX + 1, "all");
 }
 
 static int
@@ -535,6 +560,8 @@ cf_archive_init(const char *dir, const char *admin, const char *pass, size_t pas
 		goto out;
 	if ((rc = cf_ks_meta_put(t, &meta)) != 0 || (rc = cf_ks_principal_put(t, &p)) != 0)
 		goto out;
+	if ((rc = cf_audit_append(t, admin, "init", NULL, CF_AUDIT_OK, "first admin")) != 0)
+		goto out;
 	rc = cf_ks_commit(t);
 	t = NULL;
 out:
@@ -707,12 +734,14 @@ cf_session_unlock(struct cf_archive *a, const char *name, const char *pass, size
 	cf_ks_abort(t);
 	if (rc == -ENOENT) {
 		cf_error("%s: no principal named %s", a->dir, name);
+		audit_denied(a, name, "unlock", NULL, "no such principal");
 		return rc;
 	}
 	if (rc != 0)
 		return rc;
 	if (p.disabled) {
 		cf_error("%s: principal %s is disabled", a->dir, name);
+		audit_denied(a, name, "unlock", NULL, "principal disabled");
 		rc = -EPERM;
 		goto out;
 	}
@@ -722,8 +751,10 @@ cf_session_unlock(struct cf_archive *a, const char *name, const char *pass, size
 	}
 	adlen = owner_ad(ad, a->meta.archive_id, a->meta.sign_pk, name);
 	rc = cf_pw_unwrap(sk, p.wrapped_sk, pass, passlen, &p.kdf, ad, adlen);
-	if (rc == -EACCES)
+	if (rc == -EACCES) {
 		cf_error("%s: wrong passphrase for %s", a->dir, name);
+		audit_denied(a, name, "unlock", NULL, "wrong passphrase");
+	}
 	if (rc != 0)
 		goto out;
 	/* the signing key is now trusted (it is in the AD): check the records */
@@ -783,6 +814,7 @@ cf_session_recovery(struct cf_archive *a, const uint8_t secret[CF_KEY_BYTES],
 		goto fail;
 	if (cf_ct_compare(s->kp.pk, a->meta.recovery_pk, CF_PK_BYTES) != 0) {
 		cf_error("%s: this recovery key does not belong to this archive", a->dir);
+		audit_denied(a, CF_RECOVERY_NAME, "unlock", NULL, "wrong recovery key");
 		rc = -EACCES;
 		goto fail;
 	}
@@ -842,6 +874,21 @@ require_admin(struct cf_archive *a, const struct cf_session *s, const char *what
 		return -EPERM;
 	}
 	return 0;
+}
+
+/* Admin actions: a refusal because of the session is audited. */
+static int
+admin_gate(struct cf_archive *a, struct cf_txn *t, const struct cf_session *s,
+    const char *what, const char *action, const char *object)
+{
+	int rc;
+
+	if ((rc = require_admin(a, s, what)) == 0 && (t == NULL ||
+	    (rc = session_still_active(a, t, s)) == 0))
+		return 0;
+	audit_denied(a, s->name, action, object, rc == -EPERM ? "not an active admin" :
+	    strerror(-rc));
+	return rc;
 }
 
 /* Unwrap conversation conv_id's secret key for s into kp (pk from conv). */
@@ -1001,7 +1048,7 @@ cf_principal_add(struct cf_archive *a, struct cf_session *admin, const char *nam
 	struct cf_keypair kp = { 0 };
 	int rc;
 
-	if ((rc = require_admin(a, admin, "adding a principal")) != 0)
+	if ((rc = admin_gate(a, NULL, admin, "adding a principal", "principal-add", name)) != 0)
 		return rc;
 	if (strcmp(name, CF_RECOVERY_NAME) == 0 || cf_name_valid(name) != 0) {
 		cf_error("%s: invalid principal name (use 1-64 of A-Z a-z 0-9 . _ -)", name);
@@ -1009,8 +1056,12 @@ cf_principal_add(struct cf_archive *a, struct cf_session *admin, const char *nam
 	}
 	if ((rc = cf_ks_begin(a->ks, 1, &t)) != 0)
 		return rc;
-	if ((rc = session_still_active(a, t, admin)) != 0)
+	if ((rc = session_still_active(a, t, admin)) != 0) {
+		cf_ks_abort(t);
+		t = NULL;
+		audit_denied(a, admin->name, "principal-add", name, "not an active admin");
 		goto out;
+	}
 	rc = cf_ks_principal_get(t, name, &old);
 	if (rc == 0) {
 		cf_error("%s: a principal named %s already exists", a->dir, name);
@@ -1043,12 +1094,276 @@ cf_principal_add(struct cf_archive *a, struct cf_session *admin, const char *nam
 	principal_sign(a->meta.archive_id, &p, admin->sign_sk);
 	if ((rc = cf_ks_principal_put(t, &p)) != 0)
 		goto out;
+	{
+		char detail[64];
+
+		snprintf(detail, sizeof detail, "role=%s", cf_role_name(role));
+		if ((rc = cf_audit_append(t, admin->name, "principal-add", name, CF_AUDIT_OK,
+		    detail)) != 0)
+			goto out;
+	}
 	rc = cf_ks_commit(t);
 	t = NULL;
 out:
 	cf_ks_abort(t);
 	cf_keypair_clear(&kp);
 	cf_wipe(&p, sizeof(p));
+	return rc;
+}
+
+int
+cf_principal_set_disabled(struct cf_archive *a, struct cf_session *admin, const char *name,
+    int disabled)
+{
+	const char *action = disabled ? "principal-disable" : "principal-enable";
+	struct cf_txn *t = NULL;
+	struct cf_principal p;
+	int rc;
+
+	if ((rc = admin_gate(a, NULL, admin, "changing a principal", action, name)) != 0)
+		return rc;
+	if (admin->sign_sk == NULL) {
+		cf_error("%s: %s holds no archive signing key", a->dir, admin->name);
+		return -EPERM;
+	}
+	if (!admin->recovery && strcmp(name, admin->name) == 0) {
+		cf_error("%s: %s may not disable itself", a->dir, name);
+		return -EINVAL;
+	}
+	if ((rc = cf_ks_begin(a->ks, 1, &t)) != 0)
+		return rc;
+	if ((rc = session_still_active(a, t, admin)) != 0) {
+		cf_ks_abort(t);
+		t = NULL;
+		audit_denied(a, admin->name, action, name, "not an active admin");
+		goto out;
+	}
+	rc = cf_ks_principal_get(t, name, &p);
+	if (rc == -ENOENT)
+		cf_error("%s: no principal named %s", a->dir, name);
+	if (rc != 0 || (rc = principal_check(a, &p)) != 0)
+		goto out;
+	p.disabled = disabled ? 1 : 0;
+	principal_sign(a->meta.archive_id, &p, admin->sign_sk);
+	if ((rc = cf_ks_principal_put(t, &p)) != 0)
+		goto out;
+	if ((rc = cf_audit_append(t, admin->name, action, name, CF_AUDIT_OK, NULL)) != 0)
+		goto out;
+	rc = cf_ks_commit(t);
+	t = NULL;
+out:
+	cf_ks_abort(t);
+	cf_wipe(&p, sizeof(p));
+	return rc;
+}
+
+/* ---- key generations ------------------------------------------------- */
+
+struct convkey {
+	uint32_t gen;
+	uint8_t pk[CF_PK_BYTES];
+	uint8_t sealed[CF_SEALED_KEY_BYTES];
+};
+
+static int
+push_convkey(uint32_t gen, const uint8_t pk[CF_PK_BYTES],
+    const uint8_t sealed[CF_SEALED_KEY_BYTES], void *arg)
+{
+	struct convkey k;
+
+	k.gen = gen;
+	memcpy(k.pk, pk, CF_PK_BYTES);
+	memcpy(k.sealed, sealed, CF_SEALED_KEY_BYTES);
+	return vec_push(arg, &k);
+}
+
+/*
+ * Open the earlier generations of conversation conv_id's key into c->old
+ * (newest first), each with the one after it, starting from c->kp.  A
+ * generation that does not open, or opens to another public key, is
+ * damage: -EBADMSG (reported).
+ */
+static int
+conv_old_keys(struct cf_archive *a, struct cf_txn *t, const uint8_t conv_id[CF_ID_BYTES],
+    struct cf_chat *c)
+{
+	struct vec gens = { .size = sizeof(struct convkey) };
+	const struct cf_keypair *next = &c->kp;
+	uint8_t *sk = NULL;
+	char hex[2 * CF_ID_BYTES + 1];
+	size_t i;
+	int rc;
+
+	if ((rc = cf_ks_convkey_foreach(t, conv_id, push_convkey, &gens)) != 0 || gens.n == 0)
+		goto out;
+	cf_hex_encode(hex, conv_id, CF_ID_BYTES);
+	if ((c->old = calloc(gens.n, sizeof(*c->old))) == NULL ||
+	    (sk = cf_secure_alloc(CF_SK_BYTES)) == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (i = gens.n; i-- > 0;) {
+		const struct convkey *k = (const struct convkey *)gens.v + i;
+
+		if (k->gen != i) {
+			cf_error("%s/keystore: conversation %s: key generation %zu missing", a->dir,
+			    hex, i);
+			rc = -EBADMSG;
+			goto out;
+		}
+		if (cf_unseal(sk, k->sealed, sizeof(k->sealed), next) != 0 ||
+		    (rc = cf_keypair_from_sk(&c->old[c->nold], sk)) != 0 ||
+		    cf_ct_compare(c->old[c->nold].pk, k->pk, CF_PK_BYTES) != 0) {
+			cf_error("%s/keystore: conversation %s: key generation %u does not open",
+			    a->dir, hex, k->gen);
+			cf_keypair_clear(&c->old[c->nold]);
+			rc = -EBADMSG;
+			goto out;
+		}
+		next = &c->old[c->nold++];
+	}
+	rc = 0;
+out:
+	cf_secure_free(sk);
+	vec_free(&gens);
+	return rc;
+}
+
+/* Re-seal a sealed box (len bytes, sealed to from's public key) to pk, in
+ * place.  Returns 0 or -errno. */
+static int
+reseal(uint8_t *box, size_t len, const struct cf_keypair *from, const uint8_t pk[CF_PK_BYTES])
+{
+	uint8_t *plain;
+	size_t n;
+	int rc;
+
+	if (len < CF_SEAL_OVERHEAD)
+		return -EBADMSG;
+	n = len - CF_SEAL_OVERHEAD;
+	if ((plain = cf_secure_alloc(n + 1)) == NULL)
+		return -ENOMEM;
+	rc = cf_unseal(plain, box, len, from) != 0 ? -EBADMSG : cf_seal(box, plain, n, pk);
+	cf_wipe(plain, n + 1);
+	cf_secure_free(plain);
+	return rc;
+}
+
+struct rotate_ctx {
+	struct cf_archive *a;
+	struct cf_txn *t;
+	const struct cf_keypair *oldkp;
+	const struct cf_keypair *newkp;
+	const uint8_t *conv_id;
+	struct vec names;               /* of char[CF_NAME_MAX + 1] */
+};
+
+static int
+push_wrap_name(const char *principal, const uint8_t sealed[CF_SEALED_KEY_BYTES], void *arg)
+{
+	char name[CF_NAME_MAX + 1];
+
+	(void)sealed;
+	snprintf(name, sizeof(name), "%s", principal);
+	return vec_push(arg, name);
+}
+
+static int
+reseal_summary(const struct cf_blob_rec *b, void *arg)
+{
+	struct rotate_ctx *x = arg;
+	struct cf_blob_rec nb = *b;
+	int rc;
+
+	if (nb.sealed_summary_len == 0)
+		return 0;
+	if ((rc = reseal(nb.sealed_summary, nb.sealed_summary_len, x->oldkp, x->newkp->pk)) != 0) {
+		cf_error("%s: a segment summary does not open: cannot rotate", x->a->dir);
+		return rc;
+	}
+	return cf_ks_blob_put(x->t, &nb);
+}
+
+/*
+ * Give conversation c a new key pair (revocation): the current secret key
+ * becomes generation g (sealed to the new public key), every principal
+ * still holding a wrapped key (and the recovery key) gets the new one, the
+ * sealed metadata and segment summaries are sealed again to the new key,
+ * and the record is MAC'd again.  New segments are then sealed to the new
+ * public key, which the revoked principal never sees.  In t; admin's
+ * session must hold the ingest key.  Returns 0 or -errno (reported).
+ */
+static int
+conv_rotate(struct cf_archive *a, struct cf_txn *t, const struct cf_session *admin,
+    const struct cf_conv *conv_in)
+{
+	struct rotate_ctx x;
+	struct cf_conv *conv = NULL;
+	struct cf_keypair oldkp = { 0 }, newkp = { 0 };
+	struct vec gens = { .size = sizeof(struct convkey) };
+	uint8_t sealed[CF_SEALED_KEY_BYTES];
+	size_t i;
+	int rc;
+
+	memset(&x, 0, sizeof(x));
+	x.names.size = CF_NAME_MAX + 1;
+	if (admin->ingest_key == NULL) {
+		cf_error("%s: %s holds no ingest key: cannot rotate keys", a->dir, admin->name);
+		return -EPERM;
+	}
+	if ((conv = malloc(sizeof(*conv))) == NULL)
+		return -ENOMEM;
+	*conv = *conv_in;
+	if ((rc = conv_unwrap(a, t, admin, conv, &oldkp)) != 0 ||
+	    (rc = cf_keypair_new(&newkp)) != 0)
+		goto out;
+	if ((rc = cf_ks_convkey_foreach(t, conv->id, push_convkey, &gens)) != 0)
+		goto out;
+	if ((rc = cf_seal(sealed, oldkp.sk, CF_SK_BYTES, newkp.pk)) != 0 ||
+	    (rc = cf_ks_convkey_put(t, conv->id, (uint32_t)gens.n, oldkp.pk, sealed)) != 0)
+		goto out;
+	/* every remaining holder gets the new key */
+	if ((rc = cf_ks_wrap_foreach(t, conv->id, push_wrap_name, &x.names)) != 0)
+		goto out;
+	for (i = 0; i < x.names.n; i++) {
+		const char *name = (const char *)x.names.v + i * (CF_NAME_MAX + 1);
+		const uint8_t *pk;
+		struct cf_principal p;
+
+		if (strcmp(name, CF_RECOVERY_NAME) == 0) {
+			pk = a->meta.recovery_pk;
+		} else {
+			if ((rc = cf_ks_principal_get(t, name, &p)) != 0 ||
+			    (rc = principal_check(a, &p)) != 0)
+				goto out;
+			pk = p.pk;
+		}
+		if ((rc = cf_seal(sealed, newkp.sk, CF_SK_BYTES, pk)) != 0 ||
+		    (rc = cf_ks_wrap_put(t, conv->id, name, sealed)) != 0)
+			goto out;
+	}
+	x.a = a;
+	x.t = t;
+	x.oldkp = &oldkp;
+	x.newkp = &newkp;
+	x.conv_id = conv->id;
+	if ((rc = cf_ks_conv_segments(t, conv->id, reseal_summary, &x)) != 0)
+		goto out;
+	if (conv->sealed_meta_len > 0 &&
+	    (rc = reseal(conv->sealed_meta, conv->sealed_meta_len, &oldkp, newkp.pk)) != 0) {
+		cf_error("%s: conversation metadata does not open: cannot rotate", a->dir);
+		goto out;
+	}
+	memcpy(conv->pk, newkp.pk, CF_PK_BYTES);
+	conv_mac(conv->mac, admin->ingest_key, a->meta.archive_id, conv);
+	rc = cf_ks_conv_put(t, conv);
+out:
+	cf_keypair_clear(&oldkp);
+	cf_keypair_clear(&newkp);
+	cf_wipe(sealed, sizeof(sealed));
+	vec_free(&gens);
+	vec_free(&x.names);
+	free(conv);
 	return rc;
 }
 
@@ -1066,31 +1381,54 @@ grant_valid(const struct cf_grant *g, int64_t now)
 }
 
 /*
- * Policy: may s read conversation conv_id now?  1 yes, 0 no, -errno.  A
- * grant counts only with a valid archive signature, so a grant edited in
+ * Policy: may s read conversation conv_id now?  1 yes, 0 no, 2 no because
+ * its grant has ended or not begun yet, -errno.  *until (may be NULL): the
+ * end of the grant that allows it.  A grant counts only with a valid
+ * archive signature, so a grant edited in
  * the keystore (an extended --until, say) grants nothing.
  */
 static int
 policy_allows(const struct cf_archive *a, struct cf_txn *t, const struct cf_session *s,
-    const uint8_t conv_id[CF_ID_BYTES])
+    const uint8_t conv_id[CF_ID_BYTES], int64_t *until)
 {
 	struct cf_grant g;
 	int64_t now = now_secs();
-	int rc;
+	int rc, ok = 0, outside = 0;
 
+	if (until != NULL)
+		*until = 0;
 	if (s->role == CF_ROLE_ADMIN)
 		return 1;
 	if (s->role != CF_ROLE_REVIEWER)
 		return 0;
+	/* The conversation's own grant and the --all grant: the later end
+	 * of the valid ones counts (0, no end, is the latest). */
 	rc = cf_ks_grant_get(t, s->name, conv_id, &g);
-	if (rc == 0 && grant_check(a, &g) == 0 && grant_valid(&g, now))
-		return 1;
-	if (rc != 0 && rc != -ENOENT)
+	if (rc == 0 && grant_check(a, &g) == 0) {
+		if (grant_valid(&g, now)) {
+			ok = 1;
+			if (until != NULL)
+				*until = g.not_after;
+		} else {
+			outside = 1;
+		}
+	} else if (rc != 0 && rc != -ENOENT) {
 		return rc;
+	}
 	rc = cf_ks_grant_get(t, s->name, NULL, &g);
-	if (rc == 0)
-		return grant_check(a, &g) == 0 && grant_valid(&g, now);
-	return rc == -ENOENT ? 0 : rc;
+	if (rc == 0 && grant_check(a, &g) == 0) {
+		if (grant_valid(&g, now)) {
+			if (until != NULL && (!ok || (*until != 0 && (g.not_after == 0 ||
+			    g.not_after > *until))))
+				*until = g.not_after;
+			ok = 1;
+		} else {
+			outside = 1;
+		}
+	} else if (rc != 0 && rc != -ENOENT) {
+		return rc;
+	}
+	return ok ? 1 : outside ? 2 : 0;
 }
 
 int
@@ -1105,8 +1443,8 @@ cf_policy_check(struct cf_archive *a, struct cf_session *s, const uint8_t conv_i
 		rc = -EACCES;
 		goto out;
 	}
-	rc = policy_allows(a, t, s, conv_id);
-	if (rc == 0)
+	rc = policy_allows(a, t, s, conv_id, NULL);
+	if (rc == 0 || rc == 2)
 		rc = -EACCES;
 	else if (rc == 1)
 		rc = 0;
@@ -1181,6 +1519,9 @@ chat_clear(struct cf_chat *c)
 	free(c->chat);
 	free(c->source);
 	cf_keypair_clear(&c->kp);
+	for (size_t i = 0; i < c->nold; i++)
+		cf_keypair_clear(&c->old[i]);
+	free(c->old);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -1194,8 +1535,8 @@ cf_chats_free(struct cf_chat_list *l)
 	for (i = 0; i < l->n; i++)
 		chat_clear(&l->v[i]);
 	free(l->v);
-	l->v = NULL;
-	l->n = 0;
+	free(l->outside);
+	memset(l, 0, sizeof(*l));
 }
 
 static int
@@ -1266,8 +1607,7 @@ cf_chats_list(struct cf_archive *a, struct cf_session *s, struct cf_chat_list *o
 	size_t i;
 	int rc;
 
-	out->v = NULL;
-	out->n = 0;
+	memset(out, 0, sizeof(*out));
 	if ((rc = cf_ks_begin(a->ks, 0, &t)) != 0)
 		return rc;
 	if ((rc = session_still_active(a, t, s)) != 0)
@@ -1284,10 +1624,21 @@ cf_chats_list(struct cf_archive *a, struct cf_session *s, struct cf_chat_list *o
 		const struct cf_conv *conv = (const struct cf_conv *)convs.v + i;
 		struct cf_chat *c = &out->v[out->n];
 
-		rc = policy_allows(a, t, s, conv->id);
+		rc = policy_allows(a, t, s, conv->id, &c->until);
 		if (rc < 0)
 			goto out;
-		if (rc == 0)
+		if (rc == 2) {
+			void *nx = realloc(out->outside, (out->noutside + 1) * CF_ID_BYTES);
+
+			if (nx == NULL) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			out->outside = nx;
+			memcpy(out->outside + out->noutside * CF_ID_BYTES, conv->id, CF_ID_BYTES);
+			out->noutside++;
+		}
+		if (rc != 1)
 			continue;
 		rc = conv_unwrap(a, t, s, conv, &c->kp);
 		if (rc == -ENOENT)      /* no key for s: the cryptographic check */
@@ -1296,6 +1647,8 @@ cf_chats_list(struct cf_archive *a, struct cf_session *s, struct cf_chat_list *o
 			goto out;
 		memcpy(c->id, conv->id, CF_ID_BYTES);
 		out->n++;
+		if ((rc = conv_old_keys(a, t, conv->id, c)) != 0)
+			goto out;
 		if ((rc = chat_describe(a, t, conv, c)) != 0)
 			goto out;
 	}
@@ -1402,8 +1755,7 @@ load_segment(struct cf_archive *a, const struct cf_chat *c, const struct cf_blob
 	memset(&m, 0, sizeof(m));
 	if ((rc = cf_blob_path(path, sizeof(path), a->dir, b->id)) != 0)
 		return rc;
-	if ((rc = cf_blob_open(&r, a->dir, a->meta.archive_id, c->id, b->id, CF_BLOB_SEGMENT,
-	    &c->kp)) != 0)
+	if ((rc = cf_chat_blob_open(a, c, b->id, CF_BLOB_SEGMENT, &r)) != 0)
 		/* a missing segment is damage to the store, like a bad one */
 		return rc == -ENOENT ? -EBADMSG : rc;
 	/* anyone can write a blob that opens with c's public key: it must
@@ -1482,6 +1834,31 @@ out:
 }
 
 int
+cf_chat_blob_open(struct cf_archive *a, const struct cf_chat *c,
+    const uint8_t blob_id[CF_ID_BYTES], int kind, struct cf_blob_reader **r)
+{
+	struct cf_keypair *keys;
+	size_t i;
+	int rc;
+
+	*r = NULL;
+	if (c->nold == 0)
+		return cf_blob_open(r, a->dir, a->meta.archive_id, c->id, blob_id, kind, &c->kp);
+	/* shallow copies: the secret keys stay owned by c */
+	if ((keys = calloc(c->nold + 1, sizeof(*keys))) == NULL) {
+		cf_error("%s: %s", a->dir, strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	keys[0] = c->kp;
+	for (i = 0; i < c->nold; i++)
+		keys[i + 1] = c->old[i];
+	rc = cf_blob_open_keys(r, a->dir, a->meta.archive_id, c->id, blob_id, kind, keys,
+	    c->nold + 1);
+	free(keys);
+	return rc;
+}
+
+int
 cf_chat_attachment_open(struct cf_archive *a, const struct cf_chat *c,
     const uint8_t blob_id[CF_ID_BYTES], struct cf_blob_reader **r)
 {
@@ -1507,8 +1884,7 @@ cf_chat_attachment_open(struct cf_archive *a, const struct cf_chat *c,
 		cf_error("%s/keystore: attachment record belongs elsewhere", a->dir);
 		return -EBADMSG;
 	}
-	if ((rc = cf_blob_open(r, a->dir, a->meta.archive_id, c->id, blob_id, CF_BLOB_ATTACHMENT,
-	    &c->kp)) != 0)
+	if ((rc = cf_chat_blob_open(a, c, blob_id, CF_BLOB_ATTACHMENT, r)) != 0)
 		return rc;
 	/* as for segments: the file must be the one recorded */
 	if ((rc = cf_blob_verify(*r, rec.file_size, rec.hash)) != 0) {
@@ -2126,14 +2502,30 @@ cf_import(struct cf_archive *a, struct cf_session *s, struct cf_batch *b,
 	if (s->ingest_key == NULL || s->role == CF_ROLE_REVIEWER) {
 		cf_error("%s: %s may not import (needs an ingest or admin identity)", a->dir,
 		    s->name);
+		audit_denied(a, s->name, "import", NULL, "not an ingest or admin identity");
 		return -EPERM;
 	}
 	if ((rc = cf_ks_begin(a->ks, 1, &x.t)) != 0)
 		return rc;
-	if ((rc = session_still_active(a, x.t, s)) != 0)
+	if ((rc = session_still_active(a, x.t, s)) != 0) {
+		cf_ks_abort(x.t);
+		x.t = NULL;
+		audit_denied(a, s->name, "import", NULL, "principal not active");
 		goto out;
+	}
 	for (i = 0; i < b->n; i++) {
 		if ((rc = import_chat(&x, &b->chats[i], st)) != 0)
+			goto out;
+	}
+	{
+		char detail[200];
+
+		snprintf(detail, sizeof detail, "source=%s conversations=%llu new=%llu "
+		    "messages=%llu duplicates=%llu attachments=%llu", b->source,
+		    (unsigned long long)st->conversations, (unsigned long long)st->new_conversations,
+		    (unsigned long long)st->added, (unsigned long long)st->duplicates,
+		    (unsigned long long)st->attachments);
+		if ((rc = cf_audit_append(x.t, s->name, "import", NULL, CF_AUDIT_OK, detail)) != 0)
 			goto out;
 	}
 	rc = cf_ks_commit(x.t);
@@ -2184,10 +2576,12 @@ cf_grant(struct cf_archive *a, struct cf_session *admin, const uint8_t *conv_id,
 	struct cf_grant g;
 	struct cf_keypair kp = { 0 };
 	uint8_t sealed[CF_SEALED_KEY_BYTES];
+	char obj[CF_AUDIT_OBJECT_MAX + 1], detail[CF_AUDIT_DETAIL_MAX + 1];
 	size_t i;
 	int rc;
 
-	if ((rc = require_admin(a, admin, "granting")) != 0)
+	audit_conv_object(obj, conv_id);
+	if ((rc = admin_gate(a, NULL, admin, "granting", "grant", obj)) != 0)
 		return rc;
 	if (not_before != 0 && not_after != 0 && not_after < not_before) {
 		cf_error("grant ends before it starts");
@@ -2199,8 +2593,12 @@ cf_grant(struct cf_archive *a, struct cf_session *admin, const uint8_t *conv_id,
 	}
 	if ((rc = cf_ks_begin(a->ks, 1, &t)) != 0)
 		return rc;
-	if ((rc = session_still_active(a, t, admin)) != 0)
+	if ((rc = session_still_active(a, t, admin)) != 0) {
+		cf_ks_abort(t);
+		t = NULL;
+		audit_denied(a, admin->name, "grant", obj, "not an active admin");
 		goto out;
+	}
 	if ((rc = grantee_get(a, t, to, &p)) != 0 || (rc = principal_check(a, &p)) != 0)
 		goto out;
 	if (admin->sign_sk == NULL) {
@@ -2245,6 +2643,10 @@ cf_grant(struct cf_archive *a, struct cf_session *admin, const uint8_t *conv_id,
 	}
 	if ((rc = cf_ks_grant_put(t, &g)) != 0)
 		goto out;
+	snprintf(detail, sizeof detail, "to=%s from=%lld until=%lld reason=%s", to,
+	    (long long)not_before, (long long)not_after, g.reason);
+	if ((rc = cf_audit_append(t, admin->name, "grant", obj, CF_AUDIT_OK, detail)) != 0)
+		goto out;
 	rc = cf_ks_commit(t);
 	t = NULL;
 out:
@@ -2262,15 +2664,21 @@ cf_revoke(struct cf_archive *a, struct cf_session *admin, const uint8_t *conv_id
 	struct vec grants = { .size = sizeof(struct cf_grant) };
 	struct cf_txn *t = NULL;
 	struct cf_principal p;
-	size_t i;
+	char obj[CF_AUDIT_OBJECT_MAX + 1], detail[CF_AUDIT_DETAIL_MAX + 1];
+	size_t i, rotated = 0;
 	int rc, removed = 0;
 
-	if ((rc = require_admin(a, admin, "revoking")) != 0)
+	audit_conv_object(obj, conv_id);
+	if ((rc = admin_gate(a, NULL, admin, "revoking", "revoke", obj)) != 0)
 		return rc;
 	if ((rc = cf_ks_begin(a->ks, 1, &t)) != 0)
 		return rc;
-	if ((rc = session_still_active(a, t, admin)) != 0)
+	if ((rc = session_still_active(a, t, admin)) != 0) {
+		cf_ks_abort(t);
+		t = NULL;
+		audit_denied(a, admin->name, "revoke", obj, "not an active admin");
 		goto out;
+	}
 	if ((rc = grantee_get(a, t, from, &p)) != 0)
 		goto out;
 	if (conv_id != NULL) {
@@ -2280,10 +2688,17 @@ cf_revoke(struct cf_archive *a, struct cf_session *admin, const uint8_t *conv_id
 		else if (rc != -ENOENT)
 			goto out;
 		rc = cf_ks_wrap_del(t, conv_id, from);
-		if (rc == 0)
+		if (rc == 0) {
+			struct cf_conv c;
+
 			removed++;
-		else if (rc != -ENOENT)
+			if ((rc = cf_ks_conv_get(t, conv_id, &c)) != 0 ||
+			    (rc = conv_rotate(a, t, admin, &c)) != 0)
+				goto out;
+			rotated++;
+		} else if (rc != -ENOENT) {
 			goto out;
+		}
 	} else {
 		if ((rc = cf_ks_grant_foreach(t, from, push_grant, &grants)) != 0)
 			goto out;
@@ -2299,11 +2714,17 @@ cf_revoke(struct cf_archive *a, struct cf_session *admin, const uint8_t *conv_id
 		if ((rc = cf_ks_conv_foreach(t, push_conv, &convs)) != 0)
 			goto out;
 		for (i = 0; i < convs.n; i++) {
-			rc = cf_ks_wrap_del(t, ((const struct cf_conv *)convs.v + i)->id, from);
-			if (rc == 0)
+			const struct cf_conv *c = (const struct cf_conv *)convs.v + i;
+
+			rc = cf_ks_wrap_del(t, c->id, from);
+			if (rc == 0) {
 				removed++;
-			else if (rc != -ENOENT)
+				if ((rc = conv_rotate(a, t, admin, c)) != 0)
+					goto out;
+				rotated++;
+			} else if (rc != -ENOENT) {
 				goto out;
+			}
 		}
 	}
 	if (removed == 0) {
@@ -2311,6 +2732,9 @@ cf_revoke(struct cf_archive *a, struct cf_session *admin, const uint8_t *conv_id
 		rc = -ENOENT;
 		goto out;
 	}
+	snprintf(detail, sizeof detail, "from=%s keys-rotated=%zu", from, rotated);
+	if ((rc = cf_audit_append(t, admin->name, "revoke", obj, CF_AUDIT_OK, detail)) != 0)
+		goto out;
 	rc = cf_ks_commit(t);
 	t = NULL;
 out:
@@ -2331,10 +2755,25 @@ cf_recover(struct cf_archive *a, const uint8_t secret[CF_KEY_BYTES], const char 
 		return rc;
 	rc = cf_principal_add(a, s, new_admin, CF_ROLE_ADMIN, pass, passlen);
 	cf_session_free(s);
+	if (rc == 0)
+		rc = cf_audit_log(a->ks, CF_RECOVERY_NAME, "recover", new_admin, CF_AUDIT_OK,
+		    "new admin created with the recovery key");
 	return rc;
 }
 
-/* ---- verify ----------------------------------------------------------- */
+/* ---- verify -----------------------------------------------------------
+ *
+ * Without any key.  One walk over every keystore entry (cf_ks_check_walk)
+ * decodes every value, checks the signatures that need only the archive's
+ * public signing key (meta, principals, grants) and keeps what the
+ * cross-checks need; every record must then name things that exist, and
+ * every conversation must be whole (its chat map entry, its keys wrapped
+ * for the recovery key and every admin, its segment list); then every
+ * blob file is checked against its record, and files nothing names are
+ * listed.  Keystore findings name ARCHIVE/keystore and the record; file
+ * findings name the file.  What needs a key (sealed boxes, the
+ * conversation MAC, dedup tags) is left to verify --deep and to reading.
+ */
 
 static int
 id_cmp(const void *x, const void *y)
@@ -2342,14 +2781,113 @@ id_cmp(const void *x, const void *y)
 	return memcmp(x, y, CF_ID_BYTES);
 }
 
+/* What verify keeps of the records it cross-checks. */
+struct vprin {
+	char name[CF_NAME_MAX + 1];     /* first: the search key */
+	uint8_t role;
+};
+
+struct vconv {
+	uint8_t id[CF_ID_BYTES];
+	uint8_t chat_tag[CF_HASH_BYTES];
+	uint32_t next_seq;
+};
+
+struct vwrap {
+	uint8_t conv_id[CF_ID_BYTES];
+	char name[CF_NAME_MAX + 1];
+};
+
+struct vblob {
+	uint8_t id[CF_ID_BYTES];
+	uint8_t conv_id[CF_ID_BYTES];
+	uint8_t kind;
+	uint32_t seq;
+	uint64_t file_size;
+	uint64_t plain_size;
+	uint8_t hash[CF_HASH_BYTES];
+	uint32_t summary_len;
+};
+
+struct vseg {                           /* a convblobs entry */
+	uint8_t conv_id[CF_ID_BYTES];
+	uint32_t seq;
+	uint8_t blob_id[CF_ID_BYTES];
+};
+
+struct vtag {                           /* a chatmap entry */
+	uint8_t tag[CF_HASH_BYTES];
+	uint8_t conv_id[CF_ID_BYTES];
+};
+
+/* A vec kept sorted for bsearch: sorted again only after a push. */
+struct vset {
+	struct vec v;
+	int sorted;
+	int (*cmp)(const void *x, const void *y);
+};
+
 struct verify_ctx {
 	struct cf_archive *a;
 	void (*report)(const char *line, void *arg);
 	void *arg;
 	struct cf_verify_result *r;
-	struct cf_txn *t;               /* the one read transaction of the walk */
-	struct vec ids;                 /* referenced blob ids, sorted after the walk */
+	int meta_signed;                /* meta's signature verifies */
+	struct vset prins, convs, wraps, blobs, segs, tags;
 };
+
+static int
+prin_cmp(const void *x, const void *y)
+{
+	return strcmp(((const struct vprin *)x)->name, ((const struct vprin *)y)->name);
+}
+
+static int
+wrap_cmp(const void *x, const void *y)
+{
+	const struct vwrap *a = x, *b = y;
+	int c = memcmp(a->conv_id, b->conv_id, CF_ID_BYTES);
+
+	return c != 0 ? c : strcmp(a->name, b->name);
+}
+
+static int
+seg_cmp(const void *x, const void *y)
+{
+	const struct vseg *a = x, *b = y;
+	int c = memcmp(a->conv_id, b->conv_id, CF_ID_BYTES);
+
+	if (c != 0)
+		return c;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+static int
+tag_cmp(const void *x, const void *y)
+{
+	return memcmp(x, y, CF_HASH_BYTES);
+}
+
+static int
+vset_push(struct vset *s, const void *item)
+{
+	s->sorted = 0;
+	return vec_push(&s->v, item);
+}
+
+/* The element that compares equal to key (a struct of the set's type,
+ * or its leading search field), or NULL. */
+static void *
+vset_find(struct vset *s, const void *key)
+{
+	if (s->v.n == 0)
+		return NULL;
+	if (!s->sorted) {
+		qsort(s->v.v, s->v.n, s->v.size, s->cmp);
+		s->sorted = 1;
+	}
+	return bsearch(key, s->v.v, s->v.n, s->v.size, s->cmp);
+}
 
 static void
 vreport(struct verify_ctx *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -2367,34 +2905,379 @@ vreport(struct verify_ctx *v, const char *fmt, ...)
 		v->report(line, v->arg);
 }
 
+/* One damaged keystore record: "ARCHIVE/keystore: WHAT". */
+static void
+vdamage(struct verify_ctx *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+vdamage(struct verify_ctx *v, const char *fmt, ...)
+{
+	char what[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	vreport(v, "%s/keystore: %s", v->a->dir, what);
+	v->r->damaged++;
+}
+
+/* A principal name for a report: itself when valid, else its bytes in hex
+ * (a damaged name must not send control characters to a terminal). */
+static const char *
+vname(const char *name, char buf[2 * CF_NAME_MAX + 1])
+{
+	size_t len = strnlen(name, CF_NAME_MAX);
+
+	if (strcmp(name, CF_RECOVERY_NAME) == 0 || cf_name_valid(name) == 0)
+		return name;
+	cf_hex_encode(buf, (const uint8_t *)name, len);
+	return buf;
+}
+
+static struct vconv *
+vconv_find(struct verify_ctx *v, const uint8_t id[CF_ID_BYTES])
+{
+	return vset_find(&v->convs, id);
+}
+
+static struct vprin *
+vprin_find(struct verify_ctx *v, const char *name)
+{
+	struct vprin key;
+
+	memset(&key, 0, sizeof(key));
+	snprintf(key.name, sizeof(key.name), "%s", name);
+	return vset_find(&v->prins, &key);
+}
+
 static int
-verify_blob(const struct cf_blob_rec *b, void *arg)
+vwrap_has(struct verify_ctx *v, const uint8_t conv_id[CF_ID_BYTES], const char *name)
+{
+	struct vwrap key;
+
+	memset(&key, 0, sizeof(key));
+	memcpy(key.conv_id, conv_id, CF_ID_BYTES);
+	snprintf(key.name, sizeof(key.name), "%s", name);
+	return vset_find(&v->wraps, &key) != NULL;
+}
+
+/* 1 when the Argon2id cost is one that cf_kdf_init writes. */
+static int
+kdf_cost_known(const struct cf_kdf *k)
+{
+	static const enum cf_kdf_level levels[] = {
+		CF_KDF_INTERACTIVE, CF_KDF_MODERATE, CF_KDF_SENSITIVE
+	};
+	struct cf_kdf want;
+	size_t i;
+
+	for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		cf_kdf_init(&want, levels[i]);
+		if (want.opslimit == k->opslimit && want.memlimit == k->memlimit)
+			return 1;
+	}
+	return 0;
+}
+
+static int
+verify_principal(struct verify_ctx *v, const struct cf_principal *p)
+{
+	struct vprin vp;
+	struct msgbuf m;
+	char nb[2 * CF_NAME_MAX + 1];
+
+	if (v->meta_signed) {
+		principal_msg(&m, v->a->meta.archive_id, p);
+		if (m.over || cf_sign_verify(p->sig, m.b, m.n, v->a->meta.sign_pk) != 0)
+			vdamage(v, "principal %s: the archive signature does not verify",
+			    vname(p->name, nb));
+	}
+	if (!kdf_cost_known(&p->kdf))
+		vdamage(v, "principal %s: Argon2id cost (opslimit %llu, memlimit %llu) is not "
+		    "one Coffer writes", vname(p->name, nb), (unsigned long long)p->kdf.opslimit,
+		    (unsigned long long)p->kdf.memlimit);
+	memset(&vp, 0, sizeof(vp));
+	snprintf(vp.name, sizeof(vp.name), "%s", p->name);
+	vp.role = p->role;
+	return vset_push(&v->prins, &vp);
+}
+
+static int
+verify_conv_rec(struct verify_ctx *v, const struct cf_conv *c)
+{
+	struct vconv vc;
+	char hex[2 * CF_ID_BYTES + 1];
+
+	if (c->sealed_meta_len <= CF_SEAL_OVERHEAD) {
+		cf_hex_encode(hex, c->id, CF_ID_BYTES);
+		vdamage(v, "conversation %s: sealed metadata of %u bytes", hex,
+		    (unsigned)c->sealed_meta_len);
+	}
+	memcpy(vc.id, c->id, CF_ID_BYTES);
+	memcpy(vc.chat_tag, c->chat_tag, CF_HASH_BYTES);
+	vc.next_seq = c->next_seq;
+	return vset_push(&v->convs, &vc);
+}
+
+static int
+verify_wrap(struct verify_ctx *v, const uint8_t conv_id[CF_ID_BYTES], const char *name)
+{
+	struct vwrap w;
+	struct vprin *p;
+	char hex[2 * CF_ID_BYTES + 1], nb[2 * CF_NAME_MAX + 1];
+
+	cf_hex_encode(hex, conv_id, CF_ID_BYTES);
+	if (vconv_find(v, conv_id) == NULL)
+		vdamage(v, "key of conversation %s wrapped for %s: no such conversation", hex,
+		    vname(name, nb));
+	if (strcmp(name, CF_RECOVERY_NAME) != 0) {
+		if ((p = vprin_find(v, name)) == NULL)
+			vdamage(v, "key of conversation %s wrapped for %s: no such principal", hex,
+			    vname(name, nb));
+		else if (p->role == CF_ROLE_INGEST)
+			vdamage(v, "key of conversation %s wrapped for %s, an ingest identity", hex,
+			    name);
+	}
+	memset(&w, 0, sizeof(w));
+	memcpy(w.conv_id, conv_id, CF_ID_BYTES);
+	snprintf(w.name, sizeof(w.name), "%s", name);
+	return vset_push(&v->wraps, &w);
+}
+
+static void
+verify_grant(struct verify_ctx *v, const struct cf_grant *g)
+{
+	static const uint8_t all[CF_ID_BYTES];
+	int is_all = memcmp(g->conv_id, all, CF_ID_BYTES) == 0;
+	struct vprin *p;
+	struct msgbuf m;
+	char hex[2 * CF_ID_BYTES + 1], nb[2 * CF_NAME_MAX + 1];
+	const char *who = vname(g->principal, nb);
+
+	if (is_all)
+		snprintf(hex, sizeof(hex), "all");
+	else
+		cf_hex_encode(hex, g->conv_id, CF_ID_BYTES);
+	if (v->meta_signed) {
+		grant_msg(&m, v->a->meta.archive_id, g);
+		if (m.over || cf_sign_verify(g->sig, m.b, m.n, v->a->meta.sign_pk) != 0)
+			vdamage(v, "grant of %s to %s: the archive signature does not verify", hex,
+			    who);
+	}
+	if ((p = vprin_find(v, g->principal)) == NULL)
+		vdamage(v, "grant of %s to %s: no such principal", hex, who);
+	else if (p->role != CF_ROLE_REVIEWER)
+		vdamage(v, "grant of %s to %s, who is not a reviewer", hex, who);
+	if (is_all)
+		return;
+	if (vconv_find(v, g->conv_id) == NULL)
+		vdamage(v, "grant of %s to %s: no such conversation", hex, who);
+	else if (!vwrap_has(v, g->conv_id, g->principal))
+		vdamage(v, "grant of %s to %s: no key wrapped for it", hex, who);
+}
+
+static int
+verify_blob_rec(struct verify_ctx *v, const struct cf_blob_rec *b)
+{
+	struct vblob vb;
+	char hex[2 * CF_ID_BYTES + 1];
+
+	cf_hex_encode(hex, b->id, CF_ID_BYTES);
+	if (vconv_find(v, b->conv_id) == NULL)
+		vdamage(v, "blob %s: its conversation does not exist", hex);
+	if (b->file_size != cf_blob_file_size(b->plain_size))
+		vdamage(v, "blob %s: file size %llu does not fit plaintext size %llu", hex,
+		    (unsigned long long)b->file_size, (unsigned long long)b->plain_size);
+	if (b->kind == CF_BLOB_ATTACHMENT && (b->seq != 0 || b->sealed_summary_len != 0))
+		vdamage(v, "blob %s: an attachment with a sequence number or a summary", hex);
+	if (b->kind == CF_BLOB_SEGMENT && b->sealed_summary_len <= CF_SEAL_OVERHEAD)
+		vdamage(v, "blob %s: a segment without a summary", hex);
+	memset(&vb, 0, sizeof(vb));
+	memcpy(vb.id, b->id, CF_ID_BYTES);
+	memcpy(vb.conv_id, b->conv_id, CF_ID_BYTES);
+	vb.kind = b->kind;
+	vb.seq = b->seq;
+	vb.file_size = b->file_size;
+	vb.plain_size = b->plain_size;
+	memcpy(vb.hash, b->hash, CF_HASH_BYTES);
+	vb.summary_len = b->sealed_summary_len;
+	return vset_push(&v->blobs, &vb);
+}
+
+static int
+verify_seg_entry(struct verify_ctx *v, const uint8_t conv_id[CF_ID_BYTES], uint32_t seq,
+    const uint8_t blob_id[CF_ID_BYTES])
+{
+	struct vseg s;
+	struct vblob *b;
+	char hex[2 * CF_ID_BYTES + 1];
+
+	cf_hex_encode(hex, conv_id, CF_ID_BYTES);
+	if (vconv_find(v, conv_id) == NULL)
+		vdamage(v, "segment list entry %u of conversation %s: no such conversation", seq,
+		    hex);
+	b = vset_find(&v->blobs, blob_id);
+	if (b == NULL)
+		vdamage(v, "segment list entry %u of conversation %s names a blob with no record",
+		    seq, hex);
+	else if (b->kind != CF_BLOB_SEGMENT || memcmp(b->conv_id, conv_id, CF_ID_BYTES) != 0 ||
+	    b->seq != seq)
+		vdamage(v, "segment list entry %u of conversation %s does not match its blob's "
+		    "record", seq, hex);
+	memcpy(s.conv_id, conv_id, CF_ID_BYTES);
+	s.seq = seq;
+	memcpy(s.blob_id, blob_id, CF_ID_BYTES);
+	return vset_push(&v->segs, &s);
+}
+
+static int
+verify_tag(struct verify_ctx *v, const struct cf_ks_entry *e)
+{
+	const uint8_t *tag = e->u.tagged.tag, *conv_id = e->u.tagged.conv_id;
+	char hex[2 * CF_HASH_BYTES + 1];
+	struct vconv *c;
+	struct vtag t;
+
+	cf_hex_encode(hex, tag, CF_HASH_BYTES);
+	if ((c = vconv_find(v, conv_id)) == NULL) {
+		vdamage(v, "%s entry %.16s...: no such conversation", e->db, hex);
+		return 0;
+	}
+	if (strcmp(e->db, "dedup") == 0)
+		return 0;
+	if (memcmp(c->chat_tag, tag, CF_HASH_BYTES) != 0)
+		vdamage(v, "chatmap entry %.16s... names a conversation with another chat tag",
+		    hex);
+	memcpy(t.tag, tag, CF_HASH_BYTES);
+	memcpy(t.conv_id, conv_id, CF_ID_BYTES);
+	return vset_push(&v->tags, &t);
+}
+
+/* cf_ks_check_pages callback: damage LMDB itself would not notice. */
+static void
+verify_page(const char *what, void *arg)
+{
+	vdamage(arg, "%s", what);
+}
+
+static void verify_policy(struct verify_ctx *v, const struct cf_policy *p);
+
+/* cf_ks_check_walk callback: one keystore entry. */
+static int
+verify_entry(const struct cf_ks_entry *e, void *arg)
 {
 	struct verify_ctx *v = arg;
-	char path[4096], hex[2 * CF_ID_BYTES + 1];
+	char hex[2 * 48 + 1];
+	struct msgbuf m;
+
+	if (e->bad) {
+		cf_hex_encode(hex, e->key, e->klen < 48 ? e->klen : 48);
+		vdamage(v, "bad %s record (key %s%s)", e->db, e->klen > 0 ? hex : "empty",
+		    e->klen > 48 ? "..." : "");
+		return 0;
+	}
+	if (strcmp(e->db, "meta") == 0) {
+		meta_msg(&m, e->u.meta);
+		v->meta_signed = !m.over && cf_sign_verify(e->u.meta->sig, m.b, m.n,
+		    e->u.meta->sign_pk) == 0;
+		if (!v->meta_signed)
+			vdamage(v, "the archive metadata is not signed by its signing key "
+			    "(principals and grants not checked against it)");
+		return 0;
+	}
+	if (strcmp(e->db, "principals") == 0)
+		return verify_principal(v, e->u.principal);
+	if (strcmp(e->db, "convs") == 0)
+		return verify_conv_rec(v, e->u.conv);
+	if (strcmp(e->db, "wraps") == 0)
+		return verify_wrap(v, e->u.wrap.conv_id, e->u.wrap.principal);
+	if (strcmp(e->db, "grants") == 0) {
+		verify_grant(v, e->u.grant);
+		return 0;
+	}
+	if (strcmp(e->db, "blobs") == 0)
+		return verify_blob_rec(v, e->u.blob);
+	if (strcmp(e->db, "convblobs") == 0)
+		return verify_seg_entry(v, e->u.convblob.conv_id, e->u.convblob.seq,
+		    e->u.convblob.blob_id);
+	if (strcmp(e->db, "chatmap") == 0 || strcmp(e->db, "dedup") == 0)
+		return verify_tag(v, e);
+	if (strcmp(e->db, "policy") == 0) {
+		verify_policy(v, e->u.policy);
+		return 0;
+	}
+	return 0;                       /* audit: decoded is all we know */
+}
+
+/* Every conversation is whole: named by the chat map, its key wrapped for
+ * the recovery key and every admin, its segments 0 .. next - 1 listed. */
+static void
+verify_conv_whole(struct verify_ctx *v, const struct vconv *c)
+{
+	const struct vprin *p;
+	struct vtag *t;
+	struct vseg key, *s;
+	char hex[2 * CF_ID_BYTES + 1];
+	uint32_t found = 0;
+	size_t i;
+
+	cf_hex_encode(hex, c->id, CF_ID_BYTES);
+	t = vset_find(&v->tags, c->chat_tag);
+	if (t == NULL || memcmp(t->conv_id, c->id, CF_ID_BYTES) != 0)
+		vdamage(v, "conversation %s: no chat map entry names it", hex);
+	if (!vwrap_has(v, c->id, CF_RECOVERY_NAME))
+		vdamage(v, "conversation %s: no key wrapped for the recovery key", hex);
+	for (i = 0; i < v->prins.v.n; i++) {
+		p = (const struct vprin *)v->prins.v.v + i;
+		if (p->role == CF_ROLE_ADMIN && !vwrap_has(v, c->id, p->name))
+			vdamage(v, "conversation %s: no key wrapped for admin %s", hex, p->name);
+	}
+	/* the entries of this conversation, from seq 0, in order */
+	memcpy(key.conv_id, c->id, CF_ID_BYTES);
+	for (key.seq = 0; key.seq < c->next_seq; key.seq++) {
+		if ((s = vset_find(&v->segs, &key)) == NULL)
+			break;
+		found++;
+	}
+	key.seq = c->next_seq;
+	if (found != c->next_seq || vset_find(&v->segs, &key) != NULL)
+		vdamage(v, "conversation %s: segment list is incomplete (%u of %u found in order)",
+		    hex, found, c->next_seq);
+}
+
+/* A blob record against its segment list entry and its file. */
+static void
+verify_blob_file(struct verify_ctx *v, const struct vblob *b)
+{
+	char path[4096], hex[2 * CF_ID_BYTES + 1], bhex[2 * CF_ID_BYTES + 1];
 	uint8_t hash[CF_HASH_BYTES];
+	struct vseg key, *s;
 	uint64_t size;
 	int rc;
 
-	if ((rc = vec_push(&v->ids, b->id)) != 0)
-		return rc;
 	v->r->blobs_checked++;
-	if ((rc = cf_blob_path(path, sizeof(path), v->a->dir, b->id)) != 0)
-		return rc;
 	cf_hex_encode(hex, b->conv_id, CF_ID_BYTES);
+	cf_hex_encode(bhex, b->id, CF_ID_BYTES);
+	if (b->kind == CF_BLOB_SEGMENT) {
+		memcpy(key.conv_id, b->conv_id, CF_ID_BYTES);
+		key.seq = b->seq;
+		s = vset_find(&v->segs, &key);
+		if (s == NULL || memcmp(s->blob_id, b->id, CF_ID_BYTES) != 0)
+			vdamage(v, "segment %s is not in the segment list of conversation %s",
+			    bhex, hex);
+	}
+	if (cf_blob_path(path, sizeof(path), v->a->dir, b->id) != 0)
+		return;
 	rc = cf_blob_check_file(path, &size, hash);
 	if (rc == -ENOENT) {
 		vreport(v, "%s: missing (%s of conversation %s)", path,
 		    b->kind == CF_BLOB_SEGMENT ? "segment" : "attachment", hex);
 		v->r->damaged++;
-		return 0;
-	}
-	if (rc != 0) {
+	} else if (rc != 0) {
 		vreport(v, "%s: cannot be read: %s", path, strerror(-rc));
 		v->r->damaged++;
-		return 0;
-	}
-	if (size != b->file_size) {
+	} else if (size != b->file_size) {
 		vreport(v, "%s: size %llu, expected %llu (conversation %s)", path,
 		    (unsigned long long)size, (unsigned long long)b->file_size, hex);
 		v->r->damaged++;
@@ -2402,36 +3285,6 @@ verify_blob(const struct cf_blob_rec *b, void *arg)
 		vreport(v, "%s: content hash does not match (conversation %s)", path, hex);
 		v->r->damaged++;
 	}
-	return 0;
-}
-
-static int
-verify_count_seg(const struct cf_blob_rec *b, void *arg)
-{
-	uint32_t *expect = arg;
-
-	if (b->seq != *expect)
-		return 1;
-	(*expect)++;
-	return 0;
-}
-
-static int
-verify_conv(const struct cf_conv *c, void *arg)
-{
-	struct verify_ctx *v = arg;
-	uint32_t expect = 0;
-	char hex[2 * CF_ID_BYTES + 1];
-	int rc;
-
-	cf_hex_encode(hex, c->id, CF_ID_BYTES);
-	rc = cf_ks_conv_segments(v->t, c->id, verify_count_seg, &expect);
-	if (rc < 0 || rc == 1 || expect != c->next_seq) {
-		vreport(v, "%s/keystore: conversation %s: segment list is incomplete "
-		    "(%u of %u found in order)", v->a->dir, hex, expect, c->next_seq);
-		v->r->damaged++;
-	}
-	return 0;
 }
 
 /* Files under blobs/ that no keystore entry names. */
@@ -2468,9 +3321,8 @@ verify_orphans(struct verify_ctx *v)
 				continue;
 			if (cf_path(path, sizeof(path), "%s/%s", fpath, f->d_name) != 0)
 				continue;
-			/* (bsearch must not see the NULL of an empty list) */
-			if (cf_hex_decode(id, sizeof(id), f->d_name) != 0 || v->ids.n == 0 ||
-			    bsearch(id, v->ids.v, v->ids.n, CF_ID_BYTES, id_cmp) == NULL) {
+			if (cf_hex_decode(id, sizeof(id), f->d_name) != 0 ||
+			    vset_find(&v->blobs, id) == NULL) {
 				vreport(v, "%s: unreferenced (left by an interrupted import?)", path);
 				v->r->unreferenced++;
 			}
@@ -2487,6 +3339,7 @@ cf_verify(struct cf_archive *a, void (*report)(const char *line, void *arg), voi
 {
 	struct verify_ctx v;
 	struct cf_txn *t = NULL;
+	size_t i;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
@@ -2495,19 +3348,781 @@ cf_verify(struct cf_archive *a, void (*report)(const char *line, void *arg), voi
 	v.report = report;
 	v.arg = arg;
 	v.r = r;
-	v.ids.size = CF_ID_BYTES;
+	v.prins = (struct vset){ { NULL, 0, 0, sizeof(struct vprin) }, 0, prin_cmp };
+	v.convs = (struct vset){ { NULL, 0, 0, sizeof(struct vconv) }, 0, id_cmp };
+	v.wraps = (struct vset){ { NULL, 0, 0, sizeof(struct vwrap) }, 0, wrap_cmp };
+	v.blobs = (struct vset){ { NULL, 0, 0, sizeof(struct vblob) }, 0, id_cmp };
+	v.segs = (struct vset){ { NULL, 0, 0, sizeof(struct vseg) }, 0, seg_cmp };
+	v.tags = (struct vset){ { NULL, 0, 0, sizeof(struct vtag) }, 0, tag_cmp };
+	/* the file's structure (cf_archive_open checked what LMDB needs) */
+	if ((rc = cf_ks_check_pages(a->ks, verify_page, &v)) < 0)
+		return rc;
 	if ((rc = cf_ks_begin(a->ks, 0, &t)) != 0)
 		return rc;
-	v.t = t;
-	if ((rc = cf_ks_blob_foreach(t, verify_blob, &v)) != 0)
+	/* meta first: the signatures of principals and grants rest on it */
+	rc = cf_ks_check_walk(t, NULL, verify_entry, &v);
+	cf_ks_abort(t);
+	if (rc != 0)
 		goto out;
-	if ((rc = cf_ks_conv_foreach(t, verify_conv, &v)) != 0)
-		goto out;
-	if (v.ids.n > 0)
-		qsort(v.ids.v, v.ids.n, CF_ID_BYTES, id_cmp);
+	for (i = 0; i < v.convs.v.n; i++)
+		verify_conv_whole(&v, (const struct vconv *)v.convs.v.v + i);
+	for (i = 0; i < v.blobs.v.n; i++)
+		verify_blob_file(&v, (const struct vblob *)v.blobs.v.v + i);
 	rc = verify_orphans(&v);
 out:
-	cf_ks_abort(t);
-	vec_free(&v.ids);
+	vec_free(&v.prins.v);
+	vec_free(&v.convs.v);
+	vec_free(&v.wraps.v);
+	vec_free(&v.blobs.v);
+	vec_free(&v.segs.v);
+	vec_free(&v.tags.v);
 	return rc;
+}
+
+int
+cf_chat_check_mac(struct cf_archive *a, struct cf_session *s, const struct cf_chat *c)
+{
+	struct cf_conv *conv;
+	struct cf_txn *t = NULL;
+	uint8_t mac[CF_HASH_BYTES], tag[CF_HASH_BYTES];
+	int rc;
+
+	if (s->ingest_key == NULL)
+		return -ENOKEY;
+	/* a conversation record holds up to 4 KiB of sealed metadata */
+	if ((conv = malloc(sizeof(*conv))) == NULL) {
+		cf_error("out of memory");
+		return -ENOMEM;
+	}
+	if ((rc = cf_ks_begin(a->ks, 0, &t)) != 0)
+		goto out;
+	rc = cf_ks_conv_get(t, c->id, conv);
+	cf_ks_abort(t);
+	if (rc != 0)
+		goto out;
+	conv_mac(mac, s->ingest_key, a->meta.archive_id, conv);
+	cf_keyed_tag(tag, s->ingest_key, "coffer-chat", c->source, strlen(c->source), c->chat,
+	    strlen(c->chat));
+	if (cf_ct_compare(mac, conv->mac, CF_HASH_BYTES) != 0 ||
+	    cf_ct_compare(tag, conv->chat_tag, CF_HASH_BYTES) != 0)
+		rc = -EBADMSG;
+out:
+	free(conv);
+	return rc;
+}
+
+/* ---- retention, legal holds, shredding --------------------------------
+ *
+ * Retention and hold records (keystore "policy") are signed with the
+ * archive key, like grants, so that whoever can merely write the keystore
+ * cannot shorten a retention or lift a hold unnoticed: a retention whose
+ * signature does not verify is not applied (the conversation is kept and
+ * reported as suspect), a hold whose signature does not verify, or that
+ * does not decode, still holds (fail safe) and is reported.  Deleting a
+ * hold record outright leaves no signature to check; the audit log keeps
+ * the "hold" record that placed it (docs/RETENTION.md).
+ *
+ * Shredding is cf_ks_convs_destroy plus the audit record in one write
+ * transaction; the blob files are unlinked only after it commits, so a
+ * crash in between leaves files that nothing names: orphans that `coffer
+ * gc` removes (and that nobody can open: every wrapped key is gone).
+ */
+
+#define EXPIRE_BATCH 64
+
+static void
+retention_msg(struct msgbuf *m, const uint8_t archive_id[CF_ID_BYTES], const struct cf_policy *p)
+{
+	memset(m, 0, sizeof(*m));
+	mb_str(m, "coffer-retention-v1");
+	mb_put(m, archive_id, CF_ID_BYTES);
+	mb_put(m, p->conv_id, CF_ID_BYTES);
+	mb_put(m, &p->keep.forever, 1);
+	mb_u64(m, p->keep.years);
+	mb_u64(m, p->keep.months);
+	mb_u64(m, p->keep.days);
+	mb_u64(m, (uint64_t)p->created);
+	mb_str(m, p->by);
+}
+
+static void
+hold_msg(struct msgbuf *m, const uint8_t archive_id[CF_ID_BYTES], const struct cf_policy *p)
+{
+	memset(m, 0, sizeof(*m));
+	mb_str(m, "coffer-hold-v1");
+	mb_put(m, archive_id, CF_ID_BYTES);
+	mb_put(m, p->conv_id, CF_ID_BYTES);
+	mb_u64(m, (uint64_t)p->created);
+	mb_str(m, p->by);
+	mb_str(m, p->reason);
+}
+
+static void
+policy_msg(struct msgbuf *m, const uint8_t archive_id[CF_ID_BYTES], const struct cf_policy *p)
+{
+	if (p->kind == CF_POLICY_HOLD)
+		hold_msg(m, archive_id, p);
+	else
+		retention_msg(m, archive_id, p);
+}
+
+/* 1 when p carries a valid archive signature (nothing reported). */
+static int
+policy_signed(const struct cf_archive *a, const struct cf_policy *p)
+{
+	struct msgbuf m;
+
+	policy_msg(&m, a->meta.archive_id, p);
+	return !m.over && cf_sign_verify(p->sig, m.b, m.n, a->meta.sign_pk) == 0;
+}
+
+/* Audit object of a retention: the conversation id, or "default". */
+static void
+policy_object(char buf[CF_AUDIT_OBJECT_MAX + 1], const uint8_t *conv_id)
+{
+	if (conv_id != NULL)
+		cf_audit_object(buf, conv_id, NULL);
+	else
+		snprintf(buf, CF_AUDIT_OBJECT_MAX + 1, "default");
+}
+
+/* 0 when conversation id exists in t; -ENOENT, reported unless quiet. */
+static int
+conv_must_exist(struct cf_archive *a, struct cf_txn *t, const uint8_t id[CF_ID_BYTES],
+    int64_t *created, int quiet)
+{
+	struct cf_conv *c;
+	char hex[2 * CF_ID_BYTES + 1];
+	int rc;
+
+	if ((c = malloc(sizeof(*c))) == NULL) {
+		cf_error("out of memory");
+		return -ENOMEM;
+	}
+	rc = cf_ks_conv_get(t, id, c);
+	if (rc == 0 && created != NULL)
+		*created = c->created;
+	free(c);
+	if (rc == -ENOENT && !quiet) {
+		cf_hex_encode(hex, id, CF_ID_BYTES);
+		cf_error("%s: no conversation %s", a->dir, hex);
+	}
+	return rc;
+}
+
+/*
+ * Is conversation conv_id on legal hold, in t?  0 no; 1 yes, why gets the
+ * hold's reason; 2 yes because its hold record does not decode or is not
+ * signed by the archive (fail safe), why says so; or -errno.
+ */
+static int
+hold_state(struct cf_archive *a, struct cf_txn *t, const uint8_t conv_id[CF_ID_BYTES],
+    char *why, size_t n)
+{
+	struct cf_policy p;
+	int rc;
+
+	rc = cf_ks_policy_get(t, CF_POLICY_HOLD, conv_id, &p);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc == -EBADMSG) {
+		snprintf(why, n, "its hold record is damaged (kept on hold)");
+		return 2;
+	}
+	if (rc != 0)
+		return rc;
+	if (!policy_signed(a, &p)) {
+		snprintf(why, n, "its hold record is not signed by the archive (altered "
+		    "keystore?; kept on hold)");
+		return 2;
+	}
+	snprintf(why, n, "%s", p.reason);
+	return 1;
+}
+
+/* The admin's signing key, needed to sign a policy record. */
+static int
+need_sign_key(struct cf_archive *a, const struct cf_session *admin)
+{
+	if (admin->sign_sk == NULL) {
+		cf_error("%s: %s holds no archive signing key", a->dir, admin->name);
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* Begin a write transaction for admin's action, or audit the refusal. */
+static int
+admin_write_begin(struct cf_archive *a, const struct cf_session *admin, const char *action,
+    const char *obj, struct cf_txn **t)
+{
+	int rc;
+
+	if ((rc = cf_ks_begin(a->ks, 1, t)) != 0)
+		return rc;
+	if ((rc = session_still_active(a, *t, admin)) != 0) {
+		cf_ks_abort(*t);
+		*t = NULL;
+		audit_denied(a, admin->name, action, obj, "not an active admin");
+	}
+	return rc;
+}
+
+int
+cf_retention_set(struct cf_archive *a, struct cf_session *admin, const uint8_t *conv_id,
+    const struct cf_keep *keep)
+{
+	struct cf_txn *t = NULL;
+	struct cf_policy p;
+	struct msgbuf m;
+	char obj[CF_AUDIT_OBJECT_MAX + 1], detail[CF_AUDIT_DETAIL_MAX + 1];
+	char text[CF_KEEP_TEXT_MAX];
+	int rc;
+
+	policy_object(obj, conv_id);
+	if ((rc = admin_gate(a, NULL, admin, "setting a retention", "retention", obj)) != 0)
+		return rc;
+	if (keep != NULL && (rc = need_sign_key(a, admin)) != 0)
+		return rc;
+	if ((rc = admin_write_begin(a, admin, "retention", obj, &t)) != 0)
+		return rc;
+	if (conv_id != NULL && (rc = conv_must_exist(a, t, conv_id, NULL, 0)) != 0)
+		goto out;
+	if (keep == NULL) {
+		rc = cf_ks_policy_del(t, CF_POLICY_RETENTION, conv_id);
+		if (rc == -ENOENT)
+			cf_error("%s: no retention is set for %s", a->dir, obj);
+		if (rc != 0)
+			goto out;
+		snprintf(detail, sizeof(detail), "removed");
+	} else {
+		memset(&p, 0, sizeof(p));
+		p.kind = CF_POLICY_RETENTION;
+		if (conv_id != NULL)
+			memcpy(p.conv_id, conv_id, CF_ID_BYTES);
+		p.keep = *keep;
+		p.created = now_secs();
+		snprintf(p.by, sizeof(p.by), "%s", admin->name);
+		retention_msg(&m, a->meta.archive_id, &p);
+		cf_sign(p.sig, m.b, m.n, admin->sign_sk);
+		if ((rc = cf_ks_policy_put(t, &p)) != 0)
+			goto out;
+		cf_keep_format(keep, text, sizeof(text));
+		snprintf(detail, sizeof(detail), "keep=%s", text);
+	}
+	if ((rc = cf_audit_append(t, admin->name, "retention", obj, CF_AUDIT_OK, detail)) != 0)
+		goto out;
+	rc = cf_ks_commit(t);
+	t = NULL;
+out:
+	cf_ks_abort(t);
+	return rc;
+}
+
+int
+cf_hold(struct cf_archive *a, struct cf_session *admin, const uint8_t conv_id[CF_ID_BYTES],
+    int add, const char *reason)
+{
+	const char *action = add ? "hold" : "hold-remove";
+	struct cf_txn *t = NULL;
+	struct cf_policy p, old;
+	struct msgbuf m;
+	char obj[CF_AUDIT_OBJECT_MAX + 1], detail[CF_AUDIT_DETAIL_MAX + 1];
+	size_t rlen = reason != NULL ? strlen(reason) : 0;
+	int rc, had;
+
+	cf_audit_object(obj, conv_id, NULL);
+	if ((rc = admin_gate(a, NULL, admin, add ? "placing a legal hold" :
+	    "lifting a legal hold", action, obj)) != 0)
+		return rc;
+	if (rlen > CF_REASON_MAX || (add && rlen == 0)) {
+		cf_error("a hold %s", add ? "needs a reason of 1 to 256 bytes" :
+		    "reason is longer than 256 bytes");
+		return -EINVAL;
+	}
+	if (add && (rc = need_sign_key(a, admin)) != 0)
+		return rc;
+	if ((rc = admin_write_begin(a, admin, action, obj, &t)) != 0)
+		return rc;
+	if ((rc = conv_must_exist(a, t, conv_id, NULL, 0)) != 0)
+		goto out;
+	rc = cf_ks_policy_get(t, CF_POLICY_HOLD, conv_id, &old);
+	if (rc != 0 && rc != -ENOENT && rc != -EBADMSG)
+		goto out;
+	had = rc != -ENOENT;
+	if (add) {
+		memset(&p, 0, sizeof(p));
+		p.kind = CF_POLICY_HOLD;
+		memcpy(p.conv_id, conv_id, CF_ID_BYTES);
+		p.created = now_secs();
+		snprintf(p.by, sizeof(p.by), "%s", admin->name);
+		snprintf(p.reason, sizeof(p.reason), "%s", reason);
+		hold_msg(&m, a->meta.archive_id, &p);
+		cf_sign(p.sig, m.b, m.n, admin->sign_sk);
+		if ((rc = cf_ks_policy_put(t, &p)) != 0)
+			goto out;
+		snprintf(detail, sizeof(detail), "%sreason=%s", had ? "replaced " : "", reason);
+	} else {
+		if (!had) {
+			cf_error("%s: conversation %s is not on hold", a->dir, obj);
+			rc = -ENOENT;
+			goto out;
+		}
+		if ((rc = cf_ks_policy_del(t, CF_POLICY_HOLD, conv_id)) != 0)
+			goto out;
+		snprintf(detail, sizeof(detail), "%s%s%s", policy_signed(a, &old) ? "" :
+		    "unsigned-record ", reason != NULL ? "reason=" : "", reason != NULL ? reason : "");
+	}
+	if ((rc = cf_audit_append(t, admin->name, action, obj, CF_AUDIT_OK, detail)) != 0)
+		goto out;
+	rc = cf_ks_commit(t);
+	t = NULL;
+out:
+	cf_ks_abort(t);
+	cf_wipe(&old, sizeof(old));
+	return rc;
+}
+
+struct policy_list_ctx {
+	const struct cf_archive *a;
+	int (*cb)(const struct cf_policy *p, int signed_ok, void *arg);
+	void *arg;
+};
+
+static int
+policy_list_step(const struct cf_policy *p, void *arg)
+{
+	struct policy_list_ctx *x = arg;
+
+	return x->cb(p, policy_signed(x->a, p), x->arg);
+}
+
+int
+cf_policy_list(struct cf_archive *a, struct cf_session *admin, uint8_t kind,
+    int (*cb)(const struct cf_policy *p, int signed_ok, void *arg), void *arg)
+{
+	struct policy_list_ctx x = { a, cb, arg };
+	struct cf_txn *t = NULL;
+	int rc;
+
+	if ((rc = admin_gate(a, NULL, admin, "listing retentions and holds", "policy-list",
+	    NULL)) != 0)
+		return rc;
+	if ((rc = cf_ks_begin(a->ks, 0, &t)) != 0)
+		return rc;
+	if ((rc = session_still_active(a, t, admin)) != 0) {
+		cf_ks_abort(t);
+		audit_denied(a, admin->name, "policy-list", NULL, "not an active admin");
+		return rc;
+	}
+	rc = cf_ks_policy_foreach(t, kind, policy_list_step, &x);
+	cf_ks_abort(t);
+	return rc;
+}
+
+/* One conversation to shred in shred_txn: in, then what became of it. */
+struct shred_job {
+	uint8_t id[CF_ID_BYTES];
+	char detail[CF_AUDIT_DETAIL_MAX / 2];   /* audit detail before the counts */
+	int held;                               /* out: hold_state's 1 or 2 */
+	char why[CF_REASON_MAX + 96];           /* out: why it is held */
+	int gone;                               /* out: no such conversation */
+	int done;                               /* out: shredded */
+	struct cf_ks_destroyed counts;          /* out */
+	size_t item;                            /* cf_expire: its item */
+};
+
+static int
+shred_collect(const uint8_t blob_id[CF_ID_BYTES], size_t conv_index, void *arg)
+{
+	(void)conv_index;
+	return vec_push(arg, blob_id);
+}
+
+/* Unlink the files of the blobs a committed shred removed, then fsync
+ * each blobs/XX folder once.  Failures are reported and counted. */
+static void
+shred_unlink(struct cf_archive *a, const struct vec *files, struct cf_shred_result *r)
+{
+	uint8_t synced[256];
+	char path[4096];
+	size_t i;
+
+	memset(synced, 0, sizeof(synced));
+	for (i = 0; i < files->n; i++) {
+		const uint8_t *id = (const uint8_t *)files->v + i * CF_ID_BYTES;
+
+		if (cf_blob_path(path, sizeof(path), a->dir, id) != 0)
+			continue;
+		if (unlink(path) != 0 && errno != ENOENT) {
+			cf_error("%s: %s (nothing names it any more: `coffer gc` removes it)", path,
+			    strerror(errno));
+			r->files_left++;
+			continue;
+		}
+		r->files_removed++;
+		synced[id[0]] |= 1;
+	}
+	/* the folder of a blob is blobs/ and its id's first byte in hex */
+	for (i = 0; i < 256; i++)
+		if (synced[i] && cf_path(path, sizeof(path), "%s/blobs/%02x", a->dir,
+		    (unsigned)i) == 0)
+			(void)cf_fsync_dir(path);       /* reports */
+}
+
+static void
+shred_add(struct cf_shred_result *r, const struct cf_ks_destroyed *c)
+{
+	r->ks.wraps += c->wraps;
+	r->ks.convkeys += c->convkeys;
+	r->ks.grants += c->grants;
+	r->ks.segments += c->segments;
+	r->ks.attachments += c->attachments;
+	r->ks.chatmap += c->chatmap;
+	r->ks.dedup += c->dedup;
+	r->ks.policy += c->policy;
+}
+
+static int
+job_cmp(const void *x, const void *y)
+{
+	return memcmp(((const struct shred_job *)x)->id, ((const struct shred_job *)y)->id,
+	    CF_ID_BYTES);
+}
+
+/*
+ * Shred jobs[0..n-1] (sorted by id) in one write transaction as action
+ * ("shred" or "expire").  Holds are checked inside it.  For "shred" a hold
+ * or a missing conversation refuses the whole (-EBUSY, audited as denied;
+ * -ENOENT); for "expire" a held conversation gets a denied record and is
+ * kept, a vanished one is skipped.  Each one shredded gets its audit
+ * record; after the commit the files go.  Returns 0 or -errno (reported).
+ */
+static int
+shred_txn(struct cf_archive *a, struct cf_session *admin, struct shred_job *jobs, size_t n,
+    const char *action, struct cf_shred_result *r)
+{
+	struct vec files = { .size = CF_ID_BYTES };
+	struct cf_ks_destroyed *counts = NULL;
+	struct cf_txn *t = NULL;
+	uint8_t *ids = NULL;
+	char obj[CF_AUDIT_OBJECT_MAX + 1], detail[CF_AUDIT_DETAIL_MAX + 1];
+	size_t i, m = 0;
+	int rc, shred = strcmp(action, "shred") == 0;
+
+	if ((ids = malloc(n * CF_ID_BYTES)) == NULL || (counts = calloc(n, sizeof(*counts))) ==
+	    NULL) {
+		cf_error("out of memory");
+		rc = -ENOMEM;
+		goto out;
+	}
+	cf_audit_object(obj, jobs[0].id, NULL);
+	if ((rc = admin_write_begin(a, admin, action, shred ? obj : NULL, &t)) != 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		struct shred_job *j = &jobs[i];
+
+		cf_audit_object(obj, j->id, NULL);
+		rc = conv_must_exist(a, t, j->id, NULL, !shred);
+		if (rc == -ENOENT && !shred) {
+			j->gone = 1;
+			continue;
+		}
+		if (rc != 0)
+			goto out;
+		if ((rc = hold_state(a, t, j->id, j->why, sizeof(j->why))) < 0)
+			goto out;
+		j->held = rc;
+		if (j->held == 0) {
+			memcpy(ids + m * CF_ID_BYTES, j->id, CF_ID_BYTES);
+			m++;
+			continue;
+		}
+		snprintf(detail, sizeof(detail), "on hold: %s", j->why);
+		if (shred) {
+			cf_ks_abort(t);
+			t = NULL;
+			cf_error("%s: conversation %s is on legal hold: %s; lift the hold first",
+			    a->dir, obj, j->why);
+			audit_denied(a, admin->name, action, obj, detail);
+			rc = -EBUSY;
+			goto out;
+		}
+		if ((rc = cf_audit_append(t, admin->name, action, obj, CF_AUDIT_DENIED,
+		    detail)) != 0)
+			goto out;
+	}
+	if (m > 0 && (rc = cf_ks_convs_destroy(t, ids, m, shred_collect, &files, counts)) != 0)
+		goto out;
+	for (i = 0, m = 0; i < n; i++) {
+		struct shred_job *j = &jobs[i];
+		const struct cf_ks_destroyed *c;
+
+		if (j->gone || j->held)
+			continue;
+		c = &counts[m++];
+		j->counts = *c;
+		cf_audit_object(obj, j->id, NULL);
+		snprintf(detail, sizeof(detail), "%s%swraps=%llu grants=%llu segments=%llu "
+		    "attachments=%llu keygens=%llu dedup=%llu", j->detail, j->detail[0] ? " " : "",
+		    (unsigned long long)c->wraps, (unsigned long long)c->grants,
+		    (unsigned long long)c->segments, (unsigned long long)c->attachments,
+		    (unsigned long long)c->convkeys, (unsigned long long)c->dedup);
+		if ((rc = cf_audit_append(t, admin->name, action, obj, CF_AUDIT_OK, detail)) != 0)
+			goto out;
+	}
+	rc = cf_ks_commit(t);
+	t = NULL;
+	if (rc != 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (!jobs[i].gone && !jobs[i].held) {
+			jobs[i].done = 1;
+			shred_add(r, &jobs[i].counts);
+		}
+	}
+	shred_unlink(a, &files, r);
+out:
+	cf_ks_abort(t);
+	free(ids);
+	free(counts);
+	vec_free(&files);
+	return rc;
+}
+
+int
+cf_shred(struct cf_archive *a, struct cf_session *admin, const uint8_t conv_id[CF_ID_BYTES],
+    struct cf_shred_result *r)
+{
+	struct cf_shred_result mine;
+	struct shred_job *job;
+	char obj[CF_AUDIT_OBJECT_MAX + 1];
+	int rc;
+
+	if (r == NULL)
+		r = &mine;
+	memset(r, 0, sizeof(*r));
+	cf_audit_object(obj, conv_id, NULL);
+	if ((rc = admin_gate(a, NULL, admin, "shredding", "shred", obj)) != 0)
+		return rc;
+	if ((job = calloc(1, sizeof(*job))) == NULL) {
+		cf_error("out of memory");
+		return -ENOMEM;
+	}
+	memcpy(job->id, conv_id, CF_ID_BYTES);
+	rc = shred_txn(a, admin, job, 1, "shred", r);
+	free(job);
+	return rc;
+}
+
+/*
+ * The retention that applies to conversation id: 1 with *keep and *own
+ * set, 0 none (kept forever), 2 suspect (why set), or -errno.  def is the
+ * default's state as this function returns it for the all-zero id.
+ */
+static int
+retention_of(struct cf_archive *a, struct cf_txn *t, const uint8_t *id, int def,
+    const struct cf_keep *defkeep, struct cf_keep *keep, int *own, char *why, size_t n)
+{
+	struct cf_policy p;
+	int rc;
+
+	rc = cf_ks_policy_get(t, CF_POLICY_RETENTION, id, &p);
+	if (rc == -EBADMSG) {
+		snprintf(why, n, "%s retention record is damaged (kept)", id ? "its" : "the default");
+		return 2;
+	}
+	if (rc != 0 && rc != -ENOENT)
+		return rc;
+	if (rc == 0) {
+		if (!policy_signed(a, &p)) {
+			snprintf(why, n, "%s retention record is not signed by the archive (altered "
+			    "keystore?; kept)", id ? "its" : "the default");
+			return 2;
+		}
+		*keep = p.keep;
+		*own = id != NULL;
+		return 1;
+	}
+	if (id == NULL || def == 0)
+		return 0;
+	if (def == 2) {
+		snprintf(why, n, "the default retention record is damaged or not signed by the "
+		    "archive (kept)");
+		return 2;
+	}
+	*keep = *defkeep;
+	*own = 0;
+	return 1;
+}
+
+int
+cf_expire(struct cf_archive *a, struct cf_session *admin, int dry_run,
+    void (*report)(const struct cf_expire_item *it, void *arg), void *arg,
+    struct cf_expire_result *r)
+{
+	struct cf_expire_result mine;
+	struct cf_chat_list l = { .v = NULL };
+	struct cf_expire_item *items = NULL;
+	struct shred_job *jobs = NULL;
+	char (*notes)[CF_REASON_MAX + 96] = NULL;
+	struct cf_keep defkeep;
+	struct cf_txn *t = NULL;
+	char detail[CF_AUDIT_DETAIL_MAX + 1], text[CF_KEEP_TEXT_MAX], lt[32], dt[32];
+	char defwhy[CF_REASON_MAX + 96];
+	size_t i, nitems = 0, njobs = 0;
+	int64_t now = now_secs();
+	int rc, def, own = 0;
+
+	if (r == NULL)
+		r = &mine;
+	memset(r, 0, sizeof(*r));
+	memset(&defkeep, 0, sizeof(defkeep));
+	if ((rc = admin_gate(a, NULL, admin, "expiring", "expire", NULL)) != 0)
+		return rc;
+	if ((rc = cf_chats_list(a, admin, &l)) != 0)
+		return rc;
+	if (l.n > 0 && ((items = calloc(l.n, sizeof(*items))) == NULL ||
+	    (jobs = calloc(l.n, sizeof(*jobs))) == NULL ||
+	    (notes = calloc(l.n, sizeof(*notes))) == NULL)) {
+		cf_error("out of memory");
+		rc = -ENOMEM;
+		goto out;
+	}
+	if ((rc = cf_ks_begin(a->ks, 0, &t)) != 0)
+		goto out;
+	def = retention_of(a, t, NULL, 0, NULL, &defkeep, &own, defwhy, sizeof(defwhy));
+	if (def < 0) {
+		rc = def;
+		goto out;
+	}
+	for (i = 0; i < l.n; i++) {
+		const struct cf_chat *c = &l.v[i];
+		struct cf_expire_item *it = &items[nitems];
+		int64_t created = 0;
+		int state;
+
+		r->conversations++;
+		memset(it, 0, sizeof(*it));
+		memcpy(it->id, c->id, CF_ID_BYTES);
+		it->title = c->title;
+		it->note = notes[nitems];
+		state = retention_of(a, t, c->id, def, &defkeep, &it->keep, &it->own,
+		    notes[nitems], sizeof(notes[nitems]));
+		if (state < 0) {
+			rc = state;
+			goto out;
+		}
+		if (c->messages == 0 && (rc = conv_must_exist(a, t, c->id, &created, 0)) != 0)
+			goto out;
+		it->last = c->messages > 0 ? (c->last_ms >= 0 ? c->last_ms / 1000 :
+		    -((-c->last_ms + 999) / 1000)) : created;
+		if (state == 2) {
+			it->state = CF_EXPIRE_SUSPECT;
+			r->suspect++;
+			nitems++;
+			continue;
+		}
+		if (state == 0 || !cf_keep_expired(it->last, &it->keep, now))
+			continue;
+		(void)cf_keep_until(it->last, &it->keep, &it->due);
+		if ((rc = hold_state(a, t, c->id, notes[nitems], sizeof(notes[nitems]))) < 0)
+			goto out;
+		if (rc > 0) {
+			it->state = CF_EXPIRE_HELD;
+			r->held++;
+		} else {
+			it->state = CF_EXPIRE_DUE;
+			r->due++;
+		}
+		rc = 0;
+		/* every past-retention one goes to shred_txn, which checks the
+		 * hold again inside its own transaction */
+		memcpy(jobs[njobs].id, c->id, CF_ID_BYTES);
+		jobs[njobs].item = nitems;
+		cf_keep_format(&it->keep, text, sizeof(text));
+		cf_format_time_utc(it->last * 1000, lt, sizeof(lt));
+		cf_format_time_utc(it->due * 1000, dt, sizeof(dt));
+		snprintf(jobs[njobs].detail, sizeof(jobs[njobs].detail), "keep=%s%s last=%s due=%s",
+		    text, it->own ? "" : "(default)", lt, dt);
+		njobs++;
+		nitems++;
+	}
+	cf_ks_abort(t);
+	t = NULL;
+
+	if (dry_run) {
+		/* fail closed: nothing is shown unless the record is written */
+		snprintf(detail, sizeof(detail), "dry-run conversations=%llu due=%llu held=%llu "
+		    "suspect=%llu", (unsigned long long)r->conversations,
+		    (unsigned long long)r->due, (unsigned long long)r->held,
+		    (unsigned long long)r->suspect);
+		if ((rc = cf_audit_log(a->ks, admin->name, "expire", NULL, CF_AUDIT_OK, detail)) != 0)
+			goto out;
+		for (i = 0; i < nitems && report != NULL; i++)
+			report(&items[i], arg);
+		goto out;
+	}
+	for (i = 0; i < nitems && report != NULL; i++)
+		if (items[i].state == CF_EXPIRE_SUSPECT)
+			report(&items[i], arg);
+	r->due = r->held = 0;
+	if (njobs > 0)
+		qsort(jobs, njobs, sizeof(*jobs), job_cmp);
+	for (i = 0; i < njobs; i += EXPIRE_BATCH) {
+		size_t k, m = njobs - i < EXPIRE_BATCH ? njobs - i : EXPIRE_BATCH;
+
+		if ((rc = shred_txn(a, admin, jobs + i, m, "expire", &r->shred)) != 0)
+			goto out;
+		for (k = i; k < i + m; k++) {
+			struct cf_expire_item *it = &items[jobs[k].item];
+
+			if (jobs[k].gone)
+				continue;
+			if (jobs[k].held) {
+				snprintf(notes[jobs[k].item], sizeof(notes[0]), "%s", jobs[k].why);
+				it->state = CF_EXPIRE_HELD;
+				r->held++;
+			} else {
+				it->state = CF_EXPIRE_SHREDDED;
+				r->due++;
+				r->shredded++;
+			}
+			if (report != NULL)
+				report(it, arg);
+		}
+	}
+	snprintf(detail, sizeof(detail), "conversations=%llu shredded=%llu held=%llu suspect=%llu",
+	    (unsigned long long)r->conversations, (unsigned long long)r->shredded,
+	    (unsigned long long)r->held, (unsigned long long)r->suspect);
+	rc = cf_audit_log(a->ks, admin->name, "expire", NULL, CF_AUDIT_OK, detail);
+out:
+	cf_ks_abort(t);
+	cf_chats_free(&l);
+	free(items);
+	free(jobs);
+	if (notes != NULL)
+		cf_wipe(notes, l.n * sizeof(*notes));
+	free(notes);
+	return rc;
+}
+
+/* cf_verify: a retention or hold record (declared before verify_entry). */
+static void
+verify_policy(struct verify_ctx *v, const struct cf_policy *p)
+{
+	static const uint8_t zero[CF_ID_BYTES];
+	int is_default = memcmp(p->conv_id, zero, CF_ID_BYTES) == 0;
+	const char *what = p->kind == CF_POLICY_HOLD ? "hold on" : "retention of";
+	char hex[2 * CF_ID_BYTES + 1];
+
+	if (is_default)
+		snprintf(hex, sizeof(hex), "default");
+	else
+		cf_hex_encode(hex, p->conv_id, CF_ID_BYTES);
+	if (v->meta_signed && !policy_signed(v->a, p))
+		vdamage(v, "%s %s: the archive signature does not verify (%s)", what, hex,
+		    p->kind == CF_POLICY_HOLD ? "it still holds" : "not applied: kept");
+	if (!is_default && vconv_find(v, p->conv_id) == NULL)
+		vdamage(v, "%s %s: no such conversation", what, hex);
 }

@@ -11,7 +11,8 @@
  * unreferenced, which verify and gc deal with).
  * The reader checks the header against what the keystore expects and the
  * file size against the header before unsealing the blob key, then
- * decrypts only the chunks a read covers; it holds no mutable state other
+ * decrypts only the chunks a read covers (an empty blob's one chunk is
+ * checked at open, since no read covers it); it holds no mutable state other
  * than the "already reported" flag, so FUSE threads may share it.
  */
 #include <errno.h>
@@ -449,14 +450,27 @@ reader_check_header(const struct cf_blob_reader *r, const uint8_t archive_id[CF_
 	return 0;
 }
 
+static int reader_chunk(struct cf_blob_reader *r, uint64_t i, uint8_t *out, uint8_t *ct,
+    size_t plen);
+
 int
 cf_blob_open(struct cf_blob_reader **rp, const char *archive_dir,
     const uint8_t archive_id[CF_ID_BYTES], const uint8_t conv_id[CF_ID_BYTES],
     const uint8_t blob_id[CF_ID_BYTES], int kind, const struct cf_keypair *conv)
 {
+	return cf_blob_open_keys(rp, archive_dir, archive_id, conv_id, blob_id, kind, conv,
+	    conv != NULL ? 1 : 0);
+}
+
+int
+cf_blob_open_keys(struct cf_blob_reader **rp, const char *archive_dir,
+    const uint8_t archive_id[CF_ID_BYTES], const uint8_t conv_id[CF_ID_BYTES],
+    const uint8_t blob_id[CF_ID_BYTES], int kind, const struct cf_keypair *keys, size_t nkeys)
+{
 	struct cf_blob_reader *r;
 	struct stat st;
 	ssize_t got;
+	size_t i;
 	int rc;
 
 	*rp = NULL;
@@ -509,7 +523,7 @@ cf_blob_open(struct cf_blob_reader **rp, const char *archive_dir,
 		cf_error("%s: truncated or extended blob", r->path);
 		goto fail;
 	}
-	if (conv == NULL || conv->sk == NULL) {
+	if (nkeys == 0 || keys == NULL || keys[0].sk == NULL) {
 		rc = -EACCES;
 		cf_error("%s: no conversation secret key to open the blob", r->path);
 		goto fail;
@@ -519,11 +533,26 @@ cf_blob_open(struct cf_blob_reader **rp, const char *archive_dir,
 		rc = -ENOMEM;
 		goto fail;
 	}
-	rc = cf_unseal(r->key, r->hdr + H_KEY, CF_SEALED_KEY_BYTES, conv);
+	/* Each generation of the conversation's key in turn (a revocation
+	 * rotates it; blobs keep the one they were sealed to). */
+	rc = -EBADMSG;
+	for (i = 0; i < nkeys && rc < 0; i++)
+		if (keys[i].sk != NULL)
+			rc = cf_unseal(r->key, r->hdr + H_KEY, CF_SEALED_KEY_BYTES, &keys[i]);
 	if (rc < 0) {
 		rc = -EBADMSG;
 		cf_error("%s: blob key does not open", r->path);
 		goto fail;
+	}
+	/* No read ever decrypts a chunk of an empty blob, so its one (empty,
+	 * final) chunk is checked now: it also authenticates the header, or a
+	 * blob rewritten to size 0 and cut to match would open as empty. */
+	if (r->plain_size == 0) {
+		uint8_t ct[CF_AEAD_TAG], none[1];
+
+		rc = reader_chunk(r, 0, none, ct, 0);
+		if (rc < 0)
+			goto fail;
 	}
 	*rp = r;
 	return 0;

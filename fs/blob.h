@@ -82,12 +82,20 @@ struct cf_blob_reader;
 /*
  * Open a blob for reading: checks magic, version, kind, archive id,
  * conversation id, blob id and file size against what the caller expects,
- * then unseals the blob key with conv (which must have sk).  Any mismatch is
- * -EBADMSG, reported with the file name.  Returns 0 or -errno.
+ * then unseals the blob key with conv (which must have sk); a blob of
+ * plaintext size 0 also has its one empty chunk authenticated here, since
+ * no read will.  Any mismatch is -EBADMSG, reported with the file name.
+ * Returns 0 or -errno.
  */
 int cf_blob_open(struct cf_blob_reader **r, const char *archive_dir,
     const uint8_t archive_id[CF_ID_BYTES], const uint8_t conv_id[CF_ID_BYTES],
     const uint8_t blob_id[CF_ID_BYTES], int kind, const struct cf_keypair *conv);
+/* The same with several candidate keys (the generations of a conversation's
+ * key pair, see archive.c's key rotation): the blob key is unsealed with
+ * the first of keys[0..nkeys) that opens it. */
+int cf_blob_open_keys(struct cf_blob_reader **r, const char *archive_dir,
+    const uint8_t archive_id[CF_ID_BYTES], const uint8_t conv_id[CF_ID_BYTES],
+    const uint8_t blob_id[CF_ID_BYTES], int kind, const struct cf_keypair *keys, size_t nkeys);
 uint64_t cf_blob_plain_size(const struct cf_blob_reader *r);
 /* Read plaintext [off, off+len) (clipped at the end).  Returns bytes read,
  * or -EBADMSG when a chunk fails authentication (reported once per reader),

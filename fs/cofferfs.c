@@ -53,6 +53,7 @@
 #include <fuse_lowlevel.h>
 
 #include "archive.h"
+#include "audit.h"
 #include "blob.h"
 #include "cofferfs.h"
 #include "crypto.h"
@@ -93,6 +94,13 @@ struct cfs_mount {
 	atomic_int stopping;            /* the refresher must end */
 	pthread_mutex_t status_lock;    /* guards status */
 	struct cfs_refresh_status status;
+	pthread_mutex_t audit_lock;     /* guards denied; serialises audit writes
+	                                 * (the keystore is not used under
+	                                 * arch_lock for them, so reads do not
+	                                 * wait for a conversation being built) */
+	uint8_t *denied;                /* audit_lock: per conversation index, an
+	                                 * expired-grant denial was audited */
+	size_t ndenied;
 };
 
 static struct cfs_mount *
@@ -189,6 +197,9 @@ cfs_entry(const struct cfs_mount *m, const struct cf_view_attr *a, struct fuse_e
 	e->attr_timeout = a->final ? CFS_TIMEOUT : 0.0;
 }
 
+static int cfs_audit(struct cfs_mount *m, const char *action, const char *object,
+    const char *result, const char *detail);
+
 /* ---- building conversations --------------------------------------------- */
 
 /*
@@ -235,6 +246,13 @@ cfs_conv_build(struct cfs_mount *m, size_t idx)
 		cfs_id_hex(c, hex);
 		cf_error("conversation %s: unreadable until refreshed or remounted", hex);
 		cf_view_conv_fail(m->view, idx, rc);
+		{
+			char obj[CF_AUDIT_OBJECT_MAX + 1];
+
+			cf_audit_object(obj, c->id, NULL);
+			(void)cfs_audit(m, "read", obj, CF_AUDIT_FAILED,
+			    "damaged or tampered segment: EIO");
+		}
 	}
 	if (rc != 0 && rc != -EACCES && rc != -ENOMEM)
 		rc = -EIO;
@@ -260,6 +278,134 @@ cfs_dir_ready(struct cfs_mount *m, fuse_ino_t dir)
 	if (st < 0)
 		return -EIO;
 	return cfs_conv_build(m, idx);
+}
+
+/* ---- audit and grant ends ------------------------------------------------ */
+
+static int64_t
+cfs_now_secs(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+		return 0;
+	return (int64_t)ts.tv_sec;
+}
+
+/* The conversation id of view index idx, or NULL when no longer listed.
+ * Copied out under arch_lock: the list may be swapped by a refresh. */
+static int
+cfs_conv_id(struct cfs_mount *m, size_t idx, uint8_t id[CF_ID_BYTES])
+{
+	const struct cf_chat *c;
+	int rc = -EACCES;
+
+	if (pthread_mutex_lock(&m->arch_lock) != 0)
+		return -EIO;
+	if ((c = cfs_chat(m, idx)) != NULL) {
+		memcpy(id, c->id, CF_ID_BYTES);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&m->arch_lock);
+	return rc;
+}
+
+/* Append one audit record for this mount's principal.  Returns 0 or
+ * -EACCES: an action whose record cannot be written is refused. */
+static int
+cfs_audit(struct cfs_mount *m, const char *action, const char *object, const char *result,
+    const char *detail)
+{
+	int rc;
+
+	if (pthread_mutex_lock(&m->audit_lock) != 0)
+		return -EACCES;
+	rc = cf_audit_log(cf_archive_ks(m->a), cf_session_name(m->s), action, object, result,
+	    detail);
+	pthread_mutex_unlock(&m->audit_lock);
+	return rc == 0 ? 0 : -EACCES;
+}
+
+/*
+ * Conversation idx may still be read now: its grant has not ended.  The
+ * first refusal of each conversation is audited (not every request of a
+ * `grep -r`).  Returns 0 or -EACCES.
+ */
+static int
+cfs_check_until(struct cfs_mount *m, size_t idx)
+{
+	int64_t until = cf_view_conv_until(m->view, idx);
+	uint8_t id[CF_ID_BYTES];
+	char obj[CF_AUDIT_OBJECT_MAX + 1], hex[2 * CF_ID_BYTES + 1];
+	uint8_t *nd;
+	int first = 0;
+
+	if (until == 0 || cfs_now_secs() <= until)
+		return 0;
+	if (pthread_mutex_lock(&m->audit_lock) != 0)
+		return -EACCES;
+	if (idx >= m->ndenied) {
+		nd = realloc(m->denied, idx + 16);
+		if (nd != NULL) {
+			memset(nd + m->ndenied, 0, idx + 16 - m->ndenied);
+			m->denied = nd;
+			m->ndenied = idx + 16;
+		}
+	}
+	if (idx < m->ndenied && !m->denied[idx]) {
+		m->denied[idx] = 1;
+		first = 1;
+	}
+	pthread_mutex_unlock(&m->audit_lock);
+	if (first && cfs_conv_id(m, idx, id) == 0) {
+		cf_audit_object(obj, id, NULL);
+		cf_hex_encode(hex, id, CF_ID_BYTES);
+		cf_error("conversation %s: the grant of %s has ended", hex, cf_session_name(m->s));
+		(void)cfs_audit(m, "read", obj, CF_AUDIT_DENIED, "grant expired");
+	}
+	return -EACCES;
+}
+
+/* Before a node of a conversation is used: the grant is still valid.
+ * The root and unknown inodes pass (the view answers for them). */
+static int
+cfs_node_allowed(struct cfs_mount *m, fuse_ino_t ino)
+{
+	size_t idx;
+
+	if (cf_view_conv_of(m->view, ino, &idx) != 0)
+		return 0;
+	return cfs_check_until(m, idx);
+}
+
+/*
+ * The first read of file ino in this mount: check the grant, then write
+ * the audit record; later reads of the file are not recorded (the kernel
+ * may serve them from its cache anyway).  Returns 0 or -EACCES.
+ */
+static int
+cfs_read_allowed(struct cfs_mount *m, fuse_ino_t ino)
+{
+	uint8_t id[CF_ID_BYTES];
+	char ref[96], obj[CF_AUDIT_OBJECT_MAX + 1];
+	size_t idx;
+	int rc;
+
+	if (cf_view_file_ref(m->view, ino, &idx, ref, sizeof ref) != 0)
+		return 0;               /* the view answers for it */
+	if ((rc = cfs_check_until(m, idx)) != 0)
+		return rc;
+	if (cf_view_read_audited(m->view, ino))
+		return 0;
+	if ((rc = cfs_conv_id(m, idx, id)) != 0)
+		return rc;
+	cf_audit_object(obj, id, ref);
+	if ((rc = cfs_audit(m, "read", obj, CF_AUDIT_OK, NULL)) != 0) {
+		cf_error("audit record for a read cannot be written: read refused");
+		return rc;
+	}
+	cf_view_set_read_audited(m->view, ino);
+	return 0;
 }
 
 /* ---- attachments ---------------------------------------------------------- */
@@ -311,8 +457,17 @@ cfs_reader(struct cfs_mount *m, fuse_ino_t ino, size_t conv,
 		rc = r != NULL ? 0 : -EIO;
 	}
 	if (rc != 0) {
+		char obj[CF_AUDIT_OBJECT_MAX + 1], ref[2 * CF_ID_BYTES + 16];
+
 		r = NULL;
 		*err = (rc == -ENOMEM) ? rc : -EIO;
+		if (rc == -EBADMSG) {
+			cf_hex_encode(hex, blob_id, CF_ID_BYTES);
+			snprintf(ref, sizeof ref, "attachment:%s", hex);
+			cf_audit_object(obj, c->id, ref);
+			(void)cfs_audit(m, "read", obj, CF_AUDIT_FAILED,
+			    "damaged or tampered attachment: EIO");
+		}
 	}
 out:
 	pthread_mutex_unlock(&m->arch_lock);
@@ -349,9 +504,15 @@ cfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	unsigned ep = cfs_enter(m);
 	int rc;
 
+	if ((rc = cfs_node_allowed(m, parent)) != 0) {
+		fuse_reply_err(req, -rc);
+		goto out;
+	}
 	rc = cf_view_lookup(m->view, parent, name, &a);
 	if (rc == -EAGAIN && (rc = cfs_dir_ready(m, parent)) == 0)
 		rc = cf_view_lookup(m->view, parent, name, &a);
+	if (rc == 0 && parent == FUSE_ROOT_ID)
+		rc = cfs_node_allowed(m, a.ino);
 	if (rc == -ENOENT) {
 		/* Let the kernel remember the absence: a folder's content
 		 * never changes, and a refresh invalidates the root's names. */
@@ -364,6 +525,7 @@ cfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		cfs_entry(m, &a, &e);
 		fuse_reply_entry(req, &e);
 	}
+out:
 	cfs_leave(m, ep);
 }
 
@@ -420,7 +582,7 @@ cfs_readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, int p
 		fuse_reply_err(req, ENOTDIR);
 		goto out;
 	}
-	if ((rc = cfs_dir_ready(m, ino)) != 0) {
+	if ((rc = cfs_node_allowed(m, ino)) != 0 || (rc = cfs_dir_ready(m, ino)) != 0) {
 		fuse_reply_err(req, -rc);
 		goto out;
 	}
@@ -550,6 +712,10 @@ cfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_fil
 		return;
 	}
 	ep = cfs_enter(m);
+	if ((rc = cfs_read_allowed(m, ino)) != 0) {
+		fuse_reply_err(req, -rc);
+		goto out;
+	}
 	rc = cf_view_text(m->view, ino, &text, &len);
 	if (rc == 0) {
 		if ((uint64_t)off >= len)
@@ -905,11 +1071,33 @@ cfs_notify(struct cfs_mount *m, const struct cf_view_delta *d)
 		    "entries may show the old view until they expire", failed, strerror(-first));
 }
 
+/*
+ * Audit the conversations of the current list that l no longer holds
+ * because their grant ended.  arch_lock held.
+ */
+static void
+cfs_audit_ended(struct cfs_mount *m, const struct cf_chat_list *l)
+{
+	char obj[CF_AUDIT_OBJECT_MAX + 1];
+	size_t i, j;
+
+	for (i = 0; i < l->noutside; i++) {
+		const uint8_t *id = l->outside + i * CF_ID_BYTES;
+
+		for (j = 0; j < m->chats.n; j++) {
+			if (memcmp(m->chats.v[j].id, id, CF_ID_BYTES) != 0)
+				continue;
+			cf_audit_object(obj, id, NULL);
+			(void)cfs_audit(m, "read", obj, CF_AUDIT_DENIED, "grant expired");
+		}
+	}
+}
+
 /* One refresh (see the file comment).  Runs in the refresher only. */
 static void
 cfs_refresh(struct cfs_mount *m)
 {
-	struct cf_chat_list l = { NULL, 0 };
+	struct cf_chat_list l = { .v = NULL };
 	struct cf_view_delta d;
 	unsigned long no;
 	int rc;
@@ -928,8 +1116,11 @@ cfs_refresh(struct cfs_mount *m)
 	if (rc == -EPERM) {
 		/* The principal was disabled or removed (reported): it may
 		 * read nothing any more. */
+		(void)cfs_audit(m, "refresh", NULL, CF_AUDIT_DENIED, "principal not active");
 		rc = 0;
 	}
+	if (rc == 0)
+		cfs_audit_ended(m, &l);
 	if (rc == 0)
 		rc = cf_view_refresh(m->view, &l, cfs_now_ms(), &d);
 	if (rc == 0) {
@@ -958,19 +1149,56 @@ done:
 	cf_view_delta_free(&d);
 }
 
-/* The refresher: SIGHUP is blocked in every thread and taken here. */
+/*
+ * Seconds until the first grant of a listed conversation ends (at least 1),
+ * or -1 when none ends.  The refresher wakes then, so that a conversation
+ * whose grant ended disappears and the kernel forgets what it cached of it.
+ */
+static long
+cfs_next_end(struct cfs_mount *m)
+{
+	int64_t now = cfs_now_secs(), first = 0;
+	size_t i;
+
+	if (pthread_mutex_lock(&m->arch_lock) != 0)
+		return 1;
+	for (i = 0; i < m->chats.n; i++) {
+		int64_t u = m->chats.v[i].until;
+
+		if (u != 0 && (first == 0 || u < first))
+			first = u;
+	}
+	pthread_mutex_unlock(&m->arch_lock);
+	if (first == 0)
+		return -1;
+	/* the grant ends after second `first`: wake just past it */
+	return first + 1 - now > 1 ? (long)(first + 1 - now) : 1;
+}
+
+/* The refresher: SIGHUP is blocked in every thread and taken here; it
+ * also refreshes on its own when a grant ends. */
 static void *
 cfs_refresher(void *arg)
 {
 	struct cfs_mount *m = arg;
+	struct timespec ts;
 	sigset_t set;
+	long wait;
 	int sig;
 
 	(void)sigemptyset(&set);
 	(void)sigaddset(&set, SIGHUP);
 	for (;;) {
-		if (sigwait(&set, &sig) != 0)
-			continue;
+		wait = cfs_next_end(m);
+		if (wait < 0) {
+			if (sigwait(&set, &sig) != 0)
+				continue;
+		} else {
+			ts.tv_sec = wait;
+			ts.tv_nsec = 0;
+			if (sigtimedwait(&set, NULL, &ts) < 0 && errno != EAGAIN)
+				continue;       /* EINTR: look again */
+		}
 		if (atomic_load(&m->stopping))
 			break;
 		cfs_refresh(m);
@@ -1015,8 +1243,11 @@ cfs_run(struct cf_archive *a, struct cf_session *s, const char *mountpoint,
 	pthread_t refresher;
 	sigset_t hup;
 	char *mopts = NULL;
-	int rc, lock_ok = 0, status_ok = 0, handlers = 0, mounted = 0, refreshing = 0;
+	int rc, lock_ok = 0, status_ok = 0, audit_ok = 0, handlers = 0, mounted = 0;
+	int refreshing = 0, served = 0;
+	size_t i;
 	int foreground = o->foreground || o->debug;
+	char detail[64];
 
 	memset(&m, 0, sizeof(m));
 	m.a = a;
@@ -1039,6 +1270,12 @@ cfs_run(struct cf_archive *a, struct cf_session *s, const char *mountpoint,
 		goto out;
 	}
 	status_ok = 1;
+	if ((rc = pthread_mutex_init(&m.audit_lock, NULL)) != 0) {
+		cf_error("cannot create a lock: %s", strerror(rc));
+		rc = -rc;
+		goto out;
+	}
+	audit_ok = 1;
 	if (cf_session_role(s) == CF_ROLE_INGEST) {
 		cf_error("%s: %s is an ingest identity: it can add messages, never read them",
 		    cf_archive_dir(a), cf_session_name(s));
@@ -1086,6 +1323,22 @@ cfs_run(struct cf_archive *a, struct cf_session *s, const char *mountpoint,
 		goto out;
 	}
 	mounted = 1;
+	/* Fail closed: a mount that cannot be audited is not served.  Written
+	 * before fuse_daemonize, so that the exit status tells. */
+	snprintf(detail, sizeof detail, "conversations=%zu", m.chats.n);
+	if ((rc = cf_audit_log(cf_archive_ks(a), cf_session_name(s), "mount", NULL,
+	    CF_AUDIT_OK, detail)) != 0) {
+		cf_error("%s: the mount cannot be audited: not mounted", mountpoint);
+		goto out;
+	}
+	for (i = 0; i < m.chats.noutside; i++) {
+		char obj[CF_AUDIT_OBJECT_MAX + 1];
+
+		cf_audit_object(obj, m.chats.outside + i * CF_ID_BYTES, NULL);
+		if ((rc = cf_audit_log(cf_archive_ks(a), cf_session_name(s), "mount", obj,
+		    CF_AUDIT_DENIED, "grant expired or not yet valid")) != 0)
+			goto out;
+	}
 	/* Unless foreground, the parent _exit()s in here once the child is
 	 * set up (so its exit status is 0 and its stdio buffers are not
 	 * flushed: flush them now); only the child returns. */
@@ -1108,6 +1361,7 @@ cfs_run(struct cf_archive *a, struct cf_session *s, const char *mountpoint,
 		goto out;
 	}
 	refreshing = 1;
+	served = 1;
 	rc = fuse_session_loop_mt(se, &cfg);
 	if (rc < 0) {
 		cf_error("%s: %s", mountpoint, strerror(-rc));
@@ -1122,6 +1376,9 @@ out:
 	}
 	if (mounted)
 		fuse_session_unmount(se);
+	if (served)
+		(void)cf_audit_log(cf_archive_ks(m.a), cf_session_name(m.s), "unmount", NULL,
+		    CF_AUDIT_OK, NULL);
 	if (handlers)
 		fuse_remove_signal_handlers(se);
 	if (se != NULL)
@@ -1134,6 +1391,9 @@ out:
 	cf_archive_close(m.a);
 	if (status_ok)
 		pthread_mutex_destroy(&m.status_lock);
+	if (audit_ok)
+		pthread_mutex_destroy(&m.audit_lock);
+	free(m.denied);
 	if (lock_ok)
 		pthread_mutex_destroy(&m.arch_lock);
 	return rc;

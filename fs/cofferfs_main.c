@@ -127,7 +127,7 @@ main(int argc, char **argv)
 		cf_error("%s: %s", argv[optind], strerror(errno));
 		goto out;
 	}
-	if (cf_archive_open(&a, archive, CF_KS_RDONLY) != 0)
+	if (cf_archive_open(&a, archive, 0) != 0)   /* read-write: audited */
 		goto out;
 	if (asprintf(&prompt, "Passphrase for %s: ", as) < 0) {
 		prompt = NULL;

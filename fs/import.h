@@ -81,7 +81,9 @@ const struct cf_importer *cf_importer_detect(const char *path);
  *    "ts": "2025-03-13T19:44:01Z", "sender": "…", "body": "…",
  *    "attachments": [{"name": "plan.pdf", "path": "files/plan.pdf"}]}
  * Required: chat (non-empty string), ts (RFC 3339 string, cf_parse_time),
- * sender (non-empty string), body (string, may be empty).  Optional: id
+ * sender (non-empty string, or null for an event without a sender, as
+ * `coffer export` writes system lines), body (string, may be empty).
+ * Optional: id
  * (string, or an integer taken as its decimal text), chat_title (string),
  * attachments (array of objects: "path" required, relative to the folder of
  * the JSONL file or absolute, must be a regular file and not a symbolic

@@ -333,8 +333,10 @@ cf_jsonl_parse_line(const char *line, size_t len, const char *dir, const char *t
 	    whylen)) < 0 ||
 	    (rc = get_id(root, &out->msg.id, why, whylen)) < 0 ||
 	    (rc = get_string(root, "ts", REQUIRED, NON_EMPTY, &ts, why, whylen)) < 0 ||
-	    (rc = get_string(root, "sender", REQUIRED, NON_EMPTY, &out->msg.sender, why,
-	    whylen)) < 0 ||
+	    /* "sender": null (not absent) is an event without a sender, a
+	     * system line, as `coffer export --format jsonl` writes one */
+	    (rc = get_string(root, "sender", json_is_null(json_object_get(root, "sender")) ?
+	    OPTIONAL : REQUIRED, NON_EMPTY, &out->msg.sender, why, whylen)) < 0 ||
 	    (rc = get_string(root, "body", REQUIRED, MAY_BE_EMPTY, &out->msg.body, why,
 	    whylen)) < 0)
 		goto out;

@@ -1,8 +1,8 @@
 /*
  * keystore.c - the LMDB keystore: ARCHIVE/keystore/{data,lock}.mdb.
  *
- * One LMDB environment with nine named sub-databases (listed in
- * keystore.h).  This file alone turns the structs of keystore.h into bytes
+ * One LMDB environment with the named sub-databases listed in
+ * keystore.h.  This file alone turns the structs of keystore.h into bytes
  * and back; nothing is ever stored by copying a struct, so neither padding
  * nor the host's byte order reaches the file.  Every value starts with a
  * one-byte layout version (KS_LAYOUT, 1); all integers are little-endian
@@ -14,6 +14,13 @@
  * exact total size, on lengths within the struct's capacity, on enum-like
  * bytes being in range and on the value agreeing with its key; anything
  * else is -EBADMSG, reported as "ARCHIVE/keystore: bad <db> record".
+ * The decoders take the keystore only to name it in that report, so
+ * cf_ks_value_check() runs the very same ones over a raw value, silently
+ * (tests/fuzz/fuzz_keystore.c), and cf_ks_check_walk() over every entry
+ * of every sub-database (`coffer verify`).
+ * LMDB trusts data.mdb and can crash on a damaged page, so every page of
+ * the current snapshot is checked against LMDB's layout when the
+ * environment is opened, before LMDB reads one ("page structure check").
  *
  * Keys:
  *   meta        "archive" (7 bytes, no NUL)
@@ -25,6 +32,10 @@
  *   convblobs   conv id (16) || seq (u32 big-endian)
  *   chatmap     keyed tag (32)
  *   dedup       keyed tag (32)
+ *   audit       sequence number (u64 big-endian, from 1)
+ *   convkeys    conv id (16) || generation (u32 big-endian, from 0)
+ *   policy      "R" or "H" (1) || conv id (16; all zero: the default
+ *               retention, "R" only)
  *
  * Values (offset, size, field); n, g, r are string lengths, s sealed sizes:
  *
@@ -103,6 +114,43 @@
  *     0    1   layout version (1)
  *     1   16   blob id (convblobs) or conversation id (chatmap, dedup)
  *
+ *   audit: an audit record as fs/audit.c encodes it (opaque here; at most
+ *     CF_AUDIT_VAL_MAX bytes).  Records are only ever appended.
+ *
+ *   convkeys (113 bytes): an earlier generation of a conversation's key pair
+ *     0    1   layout version (1)
+ *     1   32   public key of generation g
+ *     33  80   secret key of generation g sealed to the public key of
+ *              generation g + 1 (the conversation's current key for the
+ *              last one)
+ *
+ *   policy "R", a retention (105 + n bytes)
+ *     0    1   layout version (1)
+ *     1    1   kind 'R' (0x52; equals the key's first byte)
+ *     2   16   conversation id (all zero: the default; equals the key)
+ *     18   1   forever (0 or 1; 1: every amount below is 0)
+ *     19   4   years (u32, <= 1000)
+ *     23   4   months (u32, <= 12000)
+ *     27   4   days (u32, <= 366000); not forever: not all three zero
+ *     31   8   set (i64)
+ *     39   2   set-by length n (u16, 1..64)
+ *     41   n   set by (an admin or #recovery)
+ *     41+n 64  archive signature (message: archive.c retention_msg)
+ *
+ *   policy "H", a legal hold (94 + n + r bytes)
+ *     0    1   layout version (1)
+ *     1    1   kind 'H' (0x48; equals the key's first byte)
+ *     2   16   conversation id (never all zero; equals the key)
+ *     18   8   placed (i64)
+ *     26   2   placed-by length n (u16, 1..64)
+ *     28   n   placed by
+ *     28+n 2   reason length r (u16, 1..256)
+ *     30+n r   reason
+ *     30+n+r 64 archive signature (message: archive.c hold_msg)
+ *
+ * Nothing is ever removed from blobs or convblobs except by
+ * cf_ks_convs_destroy (shredding): ks_del refuses those two sub-databases.
+ *
  * Errors from LMDB are reported with the keystore's path and LMDB's text
  * and mapped to -errno (ks_errno).  Transactions are plain MDB_txn; the
  * environment is opened MDB_NOTLS so that read transactions may be used
@@ -162,12 +210,15 @@ enum ks_db {
 	KS_CONVBLOBS,
 	KS_CHATMAP,
 	KS_DEDUP,
+	KS_AUDIT,
+	KS_CONVKEYS,
+	KS_POLICY,
 	KS_NDB
 };
 
 static const char *const ks_db_names[KS_NDB] = {
 	"meta", "principals", "convs", "wraps", "grants", "blobs", "convblobs",
-	"chatmap", "dedup"
+	"chatmap", "dedup", "audit", "convkeys", "policy"
 };
 
 struct cf_ks {
@@ -225,9 +276,12 @@ ks_fail(const struct cf_ks *ks, int rc)
 	return ks_errno(rc);
 }
 
+/* A value that does not decode.  ks NULL (cf_ks_value_check): not reported. */
 static int
 ks_bad(const struct cf_ks *ks, enum ks_db db)
 {
+	if (ks == NULL)
+		return -EBADMSG;
 	cf_error("%s: bad %s record", ks->path, ks_db_names[db]);
 	return -EBADMSG;
 }
@@ -488,9 +542,10 @@ ks_put(struct cf_txn *t, enum ks_db db, const void *k, size_t klen, const struct
 	return 0;
 }
 
-/* Delete; -ENOENT (not reported) when absent. */
+/* Delete; -ENOENT (not reported) when absent.  Any sub-database: only
+ * cf_ks_convs_destroy calls it for blobs and convblobs. */
 static int
-ks_del(struct cf_txn *t, enum ks_db db, const void *k, size_t klen)
+ks_del_any(struct cf_txn *t, enum ks_db db, const void *k, size_t klen)
 {
 	MDB_val key = { klen, (void *)k };
 	int rc;
@@ -503,17 +558,47 @@ ks_del(struct cf_txn *t, enum ks_db db, const void *k, size_t klen)
 	return 0;
 }
 
-/* A 1 + 16 byte value holding one id. */
+/* Delete; -ENOENT (not reported) when absent.  Segments and attachments
+ * are never dropped this way: that is shredding (cf_ks_convs_destroy). */
 static int
-ks_id_decode(struct cf_txn *t, enum ks_db db, const MDB_val *v, uint8_t id[CF_ID_BYTES])
+ks_del(struct cf_txn *t, enum ks_db db, const void *k, size_t klen)
+{
+	if (db == KS_BLOBS || db == KS_CONVBLOBS) {
+		cf_error("%s: refusing to remove a %s record outside a shred", t->ks->path,
+		    ks_db_names[db]);
+		return -EPERM;
+	}
+	return ks_del_any(t, db, k, klen);
+}
+
+/*
+ * The decoders below share one shape: ks names the keystore for the report
+ * (NULL: do not report), k is the key the value was stored under (NULL: do
+ * not check that the value agrees with it), v the raw value.  They return 0
+ * or -EBADMSG.  The getters and cf_ks_value_check() both call them.
+ */
+
+/* A 1 + 16 byte value holding one id (convblobs, chatmap, dedup). */
+static int
+ks_id_decode(const struct cf_ks *ks, enum ks_db db, const MDB_val *v, uint8_t id[CF_ID_BYTES])
 {
 	struct ks_r r;
 
 	r_start(&r, v);
 	r_bytes(&r, id, CF_ID_BYTES);
 	if (!r_ok(&r))
-		return ks_bad(t->ks, db);
+		return ks_bad(ks, db);
 	return 0;
+}
+
+/* A convblobs entry: the key is conv id || seq, the value a blob id. */
+static int
+convblobs_decode(const struct cf_ks *ks, const MDB_val *k, const MDB_val *v,
+    uint8_t id[CF_ID_BYTES])
+{
+	if (k != NULL && k->mv_size != CF_ID_BYTES + 4)
+		return ks_bad(ks, KS_CONVBLOBS);
+	return ks_id_decode(ks, KS_CONVBLOBS, v, id);
 }
 
 static int
@@ -593,6 +678,8 @@ ks_open_dbs(struct cf_ks *ks)
 	return 0;
 }
 
+static int ks_pages_open_check(const struct cf_ks *ks);
+
 /*
  * Open the environment at ks->path.  must_exist: refuse to create
  * data.mdb (cf_ks_open); cf_ks_create passes 0.
@@ -646,7 +733,10 @@ ks_env_open(struct cf_ks *ks, int must_exist)
 		ks->env = NULL;
 		return rc;
 	}
-	rc = ks_open_dbs(ks);
+	/* before LMDB reads a page: a damaged one must not crash us */
+	rc = ks_pages_open_check(ks);
+	if (rc == 0)
+		rc = ks_open_dbs(ks);
 	if (rc < 0) {
 		mdb_env_close(ks->env);
 		ks->env = NULL;
@@ -958,18 +1048,14 @@ cf_ks_abort(struct cf_txn *t)
 
 /* ---- meta ------------------------------------------------------------ */
 
-int
-cf_ks_meta_get(struct cf_txn *t, struct cf_meta *m)
+/* The key is always KS_META_KEY (the getter looks only that up). */
+static int
+meta_decode(const struct cf_ks *ks, const MDB_val *v, struct cf_meta *m)
 {
-	MDB_val v;
 	struct ks_r r;
-	int rc;
 
-	rc = ks_get(t, KS_META, KS_META_KEY, strlen(KS_META_KEY), &v);
-	if (rc < 0)
-		return rc;
 	memset(m, 0, sizeof *m);
-	r_start(&r, &v);
+	r_start(&r, v);
 	m->version = r_u32(&r);
 	r_bytes(&r, m->archive_id, sizeof m->archive_id);
 	r_bytes(&r, m->recovery_pk, sizeof m->recovery_pk);
@@ -978,8 +1064,20 @@ cf_ks_meta_get(struct cf_txn *t, struct cf_meta *m)
 	r_bytes(&r, m->sign_pk, sizeof m->sign_pk);
 	r_bytes(&r, m->sig, sizeof m->sig);
 	if (!r_ok(&r))
-		return ks_bad(t->ks, KS_META);
+		return ks_bad(ks, KS_META);
 	return 0;
+}
+
+int
+cf_ks_meta_get(struct cf_txn *t, struct cf_meta *m)
+{
+	MDB_val v;
+	int rc;
+
+	rc = ks_get(t, KS_META, KS_META_KEY, strlen(KS_META_KEY), &v);
+	if (rc < 0)
+		return rc;
+	return meta_decode(t->ks, &v, m);
 }
 
 int
@@ -1042,7 +1140,8 @@ struct ks_each {
 /* ---- principals ------------------------------------------------------ */
 
 static int
-principal_decode(struct cf_txn *t, const MDB_val *k, const MDB_val *v, struct cf_principal *p)
+principal_decode(const struct cf_ks *ks, const MDB_val *k, const MDB_val *v,
+    struct cf_principal *p)
 {
 	struct ks_r r;
 	size_t len;
@@ -1066,9 +1165,8 @@ principal_decode(struct cf_txn *t, const MDB_val *k, const MDB_val *v, struct cf
 	len = strlen(p->name);
 	if (!r_ok(&r) || len == 0 || p->role < CF_ROLE_ADMIN || p->role > CF_ROLE_INGEST ||
 	    p->disabled > 1 || p->has_ingest_key > 1 || p->has_sign_key > 1 ||
-	    k->mv_size != len ||
-	    memcmp(k->mv_data, p->name, len) != 0)
-		return ks_bad(t->ks, KS_PRINCIPALS);
+	    (k != NULL && (k->mv_size != len || memcmp(k->mv_data, p->name, len) != 0)))
+		return ks_bad(ks, KS_PRINCIPALS);
 	return 0;
 }
 
@@ -1086,7 +1184,7 @@ cf_ks_principal_get(struct cf_txn *t, const char *name, struct cf_principal *p)
 	rc = ks_get(t, KS_PRINCIPALS, k.mv_data, k.mv_size, &v);
 	if (rc < 0)
 		return rc;
-	return principal_decode(t, &k, &v, p);
+	return principal_decode(t->ks, &k, &v, p);
 }
 
 int
@@ -1129,7 +1227,7 @@ principal_step(struct cf_txn *t, const MDB_val *k, const MDB_val *v, void *arg)
 {
 	const struct ks_each *e = arg;
 	struct cf_principal p;
-	int rc = principal_decode(t, k, v, &p);
+	int rc = principal_decode(t->ks, k, v, &p);
 
 	return rc != 0 ? rc : e->cb.principal(&p, e->arg);
 }
@@ -1146,7 +1244,7 @@ cf_ks_principal_foreach(struct cf_txn *t,
 /* ---- conversations --------------------------------------------------- */
 
 static int
-conv_decode(struct cf_txn *t, const MDB_val *k, const MDB_val *v, struct cf_conv *c)
+conv_decode(const struct cf_ks *ks, const MDB_val *k, const MDB_val *v, struct cf_conv *c)
 {
 	struct ks_r r;
 
@@ -1163,8 +1261,10 @@ conv_decode(struct cf_txn *t, const MDB_val *k, const MDB_val *v, struct cf_conv
 		r_bytes(&r, c->sealed_meta, c->sealed_meta_len);
 	r_bytes(&r, c->chat_tag, sizeof c->chat_tag);
 	r_bytes(&r, c->mac, sizeof c->mac);
-	if (!r_ok(&r) || k->mv_size != CF_ID_BYTES || memcmp(k->mv_data, c->id, CF_ID_BYTES) != 0)
-		return ks_bad(t->ks, KS_CONVS);
+	if (!r_ok(&r) ||
+	    (k != NULL && (k->mv_size != CF_ID_BYTES ||
+	    memcmp(k->mv_data, c->id, CF_ID_BYTES) != 0)))
+		return ks_bad(ks, KS_CONVS);
 	return 0;
 }
 
@@ -1177,7 +1277,7 @@ cf_ks_conv_get(struct cf_txn *t, const uint8_t id[CF_ID_BYTES], struct cf_conv *
 	rc = ks_get(t, KS_CONVS, id, CF_ID_BYTES, &v);
 	if (rc < 0)
 		return rc;
-	return conv_decode(t, &k, &v, c);
+	return conv_decode(t->ks, &k, &v, c);
 }
 
 int
@@ -1208,7 +1308,7 @@ conv_step(struct cf_txn *t, const MDB_val *k, const MDB_val *v, void *arg)
 {
 	const struct ks_each *e = arg;
 	struct cf_conv c;
-	int rc = conv_decode(t, k, v, &c);
+	int rc = conv_decode(t->ks, k, v, &c);
 
 	return rc != 0 ? rc : e->cb.conv(&c, e->arg);
 }
@@ -1242,6 +1342,19 @@ wrap_key(struct cf_txn *t, uint8_t key[KS_KEY_MAX], size_t *klen,
 	return 0;
 }
 
+/* The key (conv id || principal) is the one the getter built. */
+static int
+wrap_decode(const struct cf_ks *ks, const MDB_val *v, uint8_t sealed[CF_SEALED_KEY_BYTES])
+{
+	struct ks_r r;
+
+	r_start(&r, v);
+	r_bytes(&r, sealed, CF_SEALED_KEY_BYTES);
+	if (!r_ok(&r))
+		return ks_bad(ks, KS_WRAPS);
+	return 0;
+}
+
 int
 cf_ks_wrap_get(struct cf_txn *t, const uint8_t conv_id[CF_ID_BYTES],
     const char *principal, uint8_t sealed[CF_SEALED_KEY_BYTES])
@@ -1249,7 +1362,6 @@ cf_ks_wrap_get(struct cf_txn *t, const uint8_t conv_id[CF_ID_BYTES],
 	uint8_t key[KS_KEY_MAX];
 	size_t klen;
 	MDB_val v;
-	struct ks_r r;
 	int rc;
 
 	rc = wrap_key(t, key, &klen, conv_id, principal);
@@ -1258,11 +1370,7 @@ cf_ks_wrap_get(struct cf_txn *t, const uint8_t conv_id[CF_ID_BYTES],
 	rc = ks_get(t, KS_WRAPS, key, klen, &v);
 	if (rc < 0)
 		return rc;
-	r_start(&r, &v);
-	r_bytes(&r, sealed, CF_SEALED_KEY_BYTES);
-	if (!r_ok(&r))
-		return ks_bad(t->ks, KS_WRAPS);
-	return 0;
+	return wrap_decode(t->ks, &v, sealed);
 }
 
 int
@@ -1319,7 +1427,7 @@ grant_key(struct cf_txn *t, uint8_t key[KS_KEY_MAX], size_t *klen, const char *p
 }
 
 static int
-grant_decode(struct cf_txn *t, const MDB_val *k, const MDB_val *v, struct cf_grant *g)
+grant_decode(const struct cf_ks *ks, const MDB_val *k, const MDB_val *v, struct cf_grant *g)
 {
 	struct ks_r r;
 	size_t len;
@@ -1335,10 +1443,11 @@ grant_decode(struct cf_txn *t, const MDB_val *k, const MDB_val *v, struct cf_gra
 	r_str(&r, g->reason, CF_REASON_MAX);
 	r_bytes(&r, g->sig, sizeof g->sig);
 	len = strlen(g->principal);
-	if (!r_ok(&r) || len == 0 || k->mv_size != len + 1 + CF_ID_BYTES ||
+	if (!r_ok(&r) || len == 0 ||
+	    (k != NULL && (k->mv_size != len + 1 + CF_ID_BYTES ||
 	    memcmp(k->mv_data, g->principal, len + 1) != 0 ||
-	    memcmp((const uint8_t *)k->mv_data + len + 1, g->conv_id, CF_ID_BYTES) != 0)
-		return ks_bad(t->ks, KS_GRANTS);
+	    memcmp((const uint8_t *)k->mv_data + len + 1, g->conv_id, CF_ID_BYTES) != 0)))
+		return ks_bad(ks, KS_GRANTS);
 	return 0;
 }
 
@@ -1357,7 +1466,7 @@ cf_ks_grant_get(struct cf_txn *t, const char *principal,
 	rc = ks_get(t, KS_GRANTS, key, k.mv_size, &v);
 	if (rc < 0)
 		return rc;
-	return grant_decode(t, &k, &v, g);
+	return grant_decode(t->ks, &k, &v, g);
 }
 
 int
@@ -1410,7 +1519,7 @@ grant_step(struct cf_txn *t, const MDB_val *k, const MDB_val *v, void *arg)
 {
 	const struct ks_each *e = arg;
 	struct cf_grant g;
-	int rc = grant_decode(t, k, v, &g);
+	int rc = grant_decode(t->ks, k, v, &g);
 
 	return rc != 0 ? rc : e->cb.grant(&g, e->arg);
 }
@@ -1438,7 +1547,7 @@ cf_ks_grant_foreach(struct cf_txn *t, const char *principal,
 /* ---- blobs ----------------------------------------------------------- */
 
 static int
-blob_decode(struct cf_txn *t, const MDB_val *k, const MDB_val *v, struct cf_blob_rec *b)
+blob_decode(const struct cf_ks *ks, const MDB_val *k, const MDB_val *v, struct cf_blob_rec *b)
 {
 	struct ks_r r;
 
@@ -1458,8 +1567,9 @@ blob_decode(struct cf_txn *t, const MDB_val *k, const MDB_val *v, struct cf_blob
 	else
 		r_bytes(&r, b->sealed_summary, b->sealed_summary_len);
 	if (!r_ok(&r) || (b->kind != CF_BLOB_SEGMENT && b->kind != CF_BLOB_ATTACHMENT) ||
-	    k->mv_size != CF_ID_BYTES || memcmp(k->mv_data, b->id, CF_ID_BYTES) != 0)
-		return ks_bad(t->ks, KS_BLOBS);
+	    (k != NULL && (k->mv_size != CF_ID_BYTES ||
+	    memcmp(k->mv_data, b->id, CF_ID_BYTES) != 0)))
+		return ks_bad(ks, KS_BLOBS);
 	return 0;
 }
 
@@ -1508,7 +1618,7 @@ cf_ks_blob_get(struct cf_txn *t, const uint8_t id[CF_ID_BYTES], struct cf_blob_r
 	rc = ks_get(t, KS_BLOBS, id, CF_ID_BYTES, &v);
 	if (rc < 0)
 		return rc;
-	return blob_decode(t, &k, &v, b);
+	return blob_decode(t->ks, &k, &v, b);
 }
 
 static int
@@ -1516,7 +1626,7 @@ blob_step(struct cf_txn *t, const MDB_val *k, const MDB_val *v, void *arg)
 {
 	const struct ks_each *e = arg;
 	struct cf_blob_rec b;
-	int rc = blob_decode(t, k, v, &b);
+	int rc = blob_decode(t->ks, k, v, &b);
 
 	return rc != 0 ? rc : e->cb.blob(&b, e->arg);
 }
@@ -1539,9 +1649,7 @@ segment_step(struct cf_txn *t, const MDB_val *k, const MDB_val *v, void *arg)
 	struct cf_blob_rec b;
 	int rc;
 
-	if (k->mv_size != CF_ID_BYTES + 4)
-		return ks_bad(t->ks, KS_CONVBLOBS);
-	rc = ks_id_decode(t, KS_CONVBLOBS, v, id);
+	rc = convblobs_decode(t->ks, k, v, id);
 	if (rc < 0)
 		return rc;
 	rc = cf_ks_blob_get(t, id, &b);
@@ -1578,7 +1686,7 @@ cf_ks_chatmap_get(struct cf_txn *t, const uint8_t tag[CF_HASH_BYTES], uint8_t co
 	rc = ks_get(t, KS_CHATMAP, tag, CF_HASH_BYTES, &v);
 	if (rc < 0)
 		return rc;
-	return ks_id_decode(t, KS_CHATMAP, &v, conv_id);
+	return ks_id_decode(t->ks, KS_CHATMAP, &v, conv_id);
 }
 
 int
@@ -1605,4 +1713,1316 @@ int
 cf_ks_dedup_put(struct cf_txn *t, const uint8_t tag[CF_HASH_BYTES], const uint8_t conv_id[CF_ID_BYTES])
 {
 	return ks_id_put(t, KS_DEDUP, tag, CF_HASH_BYTES, conv_id);
+}
+
+/* ---- earlier generations of conversation keys ------------------------ */
+
+#define KS_CONVKEY_SIZE (1 + CF_PK_BYTES + CF_SEALED_KEY_BYTES)
+
+static int
+convkey_decode(const MDB_val *k, const MDB_val *v, uint8_t pk[CF_PK_BYTES],
+    uint8_t sealed[CF_SEALED_KEY_BYTES])
+{
+	struct ks_r r;
+
+	r_start(&r, v);
+	r_bytes(&r, pk, CF_PK_BYTES);
+	r_bytes(&r, sealed, CF_SEALED_KEY_BYTES);
+	if (!r_ok(&r) || (k != NULL && k->mv_size != CF_ID_BYTES + 4))
+		return -EBADMSG;
+	return 0;
+}
+
+int
+cf_ks_convkey_put(struct cf_txn *t, const uint8_t conv_id[CF_ID_BYTES], uint32_t gen,
+    const uint8_t pk[CF_PK_BYTES], const uint8_t sealed[CF_SEALED_KEY_BYTES])
+{
+	uint8_t key[CF_ID_BYTES + 4], buf[KS_CONVKEY_SIZE];
+	struct ks_w w = { buf, 0, sizeof buf, 0 };
+	MDB_val k = { sizeof key, key }, v;
+	int rc;
+
+	memcpy(key, conv_id, CF_ID_BYTES);
+	be32_put(key + CF_ID_BYTES, gen);
+	w_u8(&w, KS_LAYOUT);
+	w_bytes(&w, pk, CF_PK_BYTES);
+	w_bytes(&w, sealed, CF_SEALED_KEY_BYTES);
+	v.mv_size = w.off;
+	v.mv_data = buf;
+	rc = mdb_put(t->txn, t->ks->dbi[KS_CONVKEYS], &k, &v, MDB_NOOVERWRITE);
+	if (rc == MDB_KEYEXIST) {
+		cf_error("%s: key generation %u of a conversation exists", t->ks->path, gen);
+		return -EEXIST;
+	}
+	return rc == 0 ? 0 : ks_fail(t->ks, rc);
+}
+
+struct ks_convkey_each {
+	int (*cb)(uint32_t gen, const uint8_t pk[CF_PK_BYTES],
+	    const uint8_t sealed[CF_SEALED_KEY_BYTES], void *arg);
+	void *arg;
+};
+
+static int
+convkey_step(struct cf_txn *t, const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct ks_convkey_each *e = arg;
+	uint8_t pk[CF_PK_BYTES], sealed[CF_SEALED_KEY_BYTES];
+
+	if (convkey_decode(k, v, pk, sealed) != 0)
+		return ks_bad(t->ks, KS_CONVKEYS);
+	return e->cb(be32_get((const uint8_t *)k->mv_data + CF_ID_BYTES), pk, sealed, e->arg);
+}
+
+int
+cf_ks_convkey_foreach(struct cf_txn *t, const uint8_t conv_id[CF_ID_BYTES],
+    int (*cb)(uint32_t gen, const uint8_t pk[CF_PK_BYTES],
+    const uint8_t sealed[CF_SEALED_KEY_BYTES], void *arg), void *arg)
+{
+	struct ks_convkey_each e = { cb, arg };
+
+	return ks_walk(t, KS_CONVKEYS, conv_id, CF_ID_BYTES, convkey_step, &e);
+}
+
+int
+cf_ks_convkey_del_all(struct cf_txn *t, const uint8_t conv_id[CF_ID_BYTES])
+{
+	MDB_cursor *cur = NULL;
+	MDB_val k = { CF_ID_BYTES, (void *)conv_id }, v;
+	int rc;
+
+	rc = mdb_cursor_open(t->txn, t->ks->dbi[KS_CONVKEYS], &cur);
+	if (rc != 0)
+		return ks_fail(t->ks, rc);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) {
+		if (k.mv_size < CF_ID_BYTES || memcmp(k.mv_data, conv_id, CF_ID_BYTES) != 0)
+			break;
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+		k.mv_size = CF_ID_BYTES;
+		k.mv_data = (void *)conv_id;
+	}
+	rc = rc == 0 || rc == MDB_NOTFOUND ? 0 : ks_fail(t->ks, rc);
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+/* ---- every wrapped key of one conversation --------------------------- */
+
+struct ks_wrap_each {
+	int (*cb)(const char *principal, const uint8_t sealed[CF_SEALED_KEY_BYTES], void *arg);
+	void *arg;
+};
+
+static int
+wrap_each_step(struct cf_txn *t, const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct ks_wrap_each *e = arg;
+	char name[CF_NAME_MAX + 1];
+	uint8_t sealed[CF_SEALED_KEY_BYTES];
+	int rc;
+
+	if (k->mv_size <= CF_ID_BYTES || k->mv_size > CF_ID_BYTES + CF_NAME_MAX)
+		return ks_bad(t->ks, KS_WRAPS);
+	memcpy(name, (const uint8_t *)k->mv_data + CF_ID_BYTES, k->mv_size - CF_ID_BYTES);
+	name[k->mv_size - CF_ID_BYTES] = '\0';
+	if ((rc = wrap_decode(t->ks, v, sealed)) != 0)
+		return rc;
+	return e->cb(name, sealed, e->arg);
+}
+
+int
+cf_ks_wrap_foreach(struct cf_txn *t, const uint8_t conv_id[CF_ID_BYTES],
+    int (*cb)(const char *principal, const uint8_t sealed[CF_SEALED_KEY_BYTES], void *arg),
+    void *arg)
+{
+	struct ks_wrap_each e = { cb, arg };
+
+	return ks_walk(t, KS_WRAPS, conv_id, CF_ID_BYTES, wrap_each_step, &e);
+}
+
+/* ---- audit log ------------------------------------------------------- */
+
+static void
+be64_put(uint8_t b[8], uint64_t v)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--) {
+		b[i] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+static uint64_t
+be64_get(const uint8_t b[8])
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = (v << 8) | b[i];
+	return v;
+}
+
+int
+cf_ks_audit_append(struct cf_txn *t, uint64_t seq, const void *val, size_t len)
+{
+	uint8_t key[8];
+	MDB_val k = { sizeof key, key };
+	MDB_val v = { len, (void *)val };
+	int rc;
+
+	if (len == 0 || len > CF_AUDIT_VAL_MAX || seq == 0) {
+		cf_error("%s: bad audit record", t->ks->path);
+		return -EINVAL;
+	}
+	be64_put(key, seq);
+	rc = mdb_put(t->txn, t->ks->dbi[KS_AUDIT], &k, &v, MDB_NOOVERWRITE | MDB_APPEND);
+	if (rc == MDB_KEYEXIST) {
+		cf_error("%s: audit record %llu exists", t->ks->path, (unsigned long long)seq);
+		return -EEXIST;
+	}
+	if (rc != 0)
+		return ks_fail(t->ks, rc);
+	return 0;
+}
+
+/* Copy one audit entry out of the map. */
+static int
+audit_entry(struct cf_txn *t, const MDB_val *k, const MDB_val *v, uint64_t *seq,
+    uint8_t *val, size_t *len)
+{
+	if (k->mv_size != 8 || v->mv_size == 0 || v->mv_size > CF_AUDIT_VAL_MAX) {
+		cf_error("%s: bad audit record", t->ks->path);
+		return -EBADMSG;
+	}
+	*seq = be64_get(k->mv_data);
+	memcpy(val, v->mv_data, v->mv_size);
+	*len = v->mv_size;
+	return 0;
+}
+
+int
+cf_ks_audit_last(struct cf_txn *t, uint64_t *seq, uint8_t val[CF_AUDIT_VAL_MAX], size_t *len)
+{
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	int rc;
+
+	rc = mdb_cursor_open(t->txn, t->ks->dbi[KS_AUDIT], &cur);
+	if (rc != 0)
+		return ks_fail(t->ks, rc);
+	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	if (rc == MDB_NOTFOUND)
+		rc = -ENOENT;
+	else if (rc != 0)
+		rc = ks_fail(t->ks, rc);
+	else
+		rc = audit_entry(t, &k, &v, seq, val, len);
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+struct ks_audit_each {
+	int (*cb)(uint64_t seq, const uint8_t *val, size_t len, void *arg);
+	void *arg;
+	uint8_t val[CF_AUDIT_VAL_MAX];
+};
+
+static int
+audit_step(struct cf_txn *t, const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct ks_audit_each *e = arg;
+	uint64_t seq;
+	size_t len;
+	int rc;
+
+	rc = audit_entry(t, k, v, &seq, e->val, &len);
+	if (rc < 0)
+		return rc;
+	return e->cb(seq, e->val, len, e->arg);
+}
+
+int
+cf_ks_audit_foreach(struct cf_txn *t, uint64_t from_seq,
+    int (*cb)(uint64_t seq, const uint8_t *val, size_t len, void *arg), void *arg)
+{
+	struct ks_audit_each *e;
+	MDB_cursor *cur = NULL;
+	uint8_t key[8];
+	MDB_val k = { sizeof key, key }, v;
+	int rc;
+
+	e = malloc(sizeof *e);
+	if (e == NULL) {
+		cf_error("%s: %s", t->ks->path, strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	e->cb = cb;
+	e->arg = arg;
+	be64_put(key, from_seq);
+	rc = mdb_cursor_open(t->txn, t->ks->dbi[KS_AUDIT], &cur);
+	if (rc != 0) {
+		rc = ks_fail(t->ks, rc);
+		goto out;
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if ((rc = audit_step(t, &k, &v, e)) != 0)
+			goto out;
+	}
+	rc = rc == MDB_NOTFOUND ? 0 : ks_fail(t->ks, rc);
+out:
+	mdb_cursor_close(cur);
+	free(e);
+	return rc;
+}
+
+/* ---- retention and legal holds --------------------------------------- */
+
+#define KS_POLICY_KEY (1 + CF_ID_BYTES)
+#define KS_RETENTION_FIXED 105
+#define KS_HOLD_FIXED 94
+
+static void
+policy_key(uint8_t key[KS_POLICY_KEY], uint8_t kind, const uint8_t *conv_id)
+{
+	key[0] = kind;
+	memcpy(key + 1, conv_id != NULL ? conv_id : ks_zero_id, CF_ID_BYTES);
+}
+
+/* Both kinds: the kind byte tells them apart, in the key and the value. */
+static int
+policy_decode(const struct cf_ks *ks, const MDB_val *k, const MDB_val *v, struct cf_policy *p)
+{
+	struct ks_r r;
+	int zero;
+
+	memset(p, 0, sizeof *p);
+	r_start(&r, v);
+	p->kind = r_u8(&r);
+	r_bytes(&r, p->conv_id, sizeof p->conv_id);
+	zero = memcmp(p->conv_id, ks_zero_id, CF_ID_BYTES) == 0;
+	if (p->kind == CF_POLICY_RETENTION) {
+		p->keep.forever = r_u8(&r);
+		p->keep.years = r_u32(&r);
+		p->keep.months = r_u32(&r);
+		p->keep.days = r_u32(&r);
+		p->created = r_i64(&r);
+		r_str(&r, p->by, CF_NAME_MAX);
+		if (p->keep.forever > 1 || p->keep.years > CF_KEEP_YEARS_MAX ||
+		    p->keep.months > CF_KEEP_MONTHS_MAX || p->keep.days > CF_KEEP_DAYS_MAX ||
+		    (p->keep.forever == 1) != (p->keep.years == 0 && p->keep.months == 0 &&
+		    p->keep.days == 0))
+			r.bad = 1;
+	} else if (p->kind == CF_POLICY_HOLD) {
+		p->created = r_i64(&r);
+		r_str(&r, p->by, CF_NAME_MAX);
+		r_str(&r, p->reason, CF_REASON_MAX);
+		if (zero || p->reason[0] == '\0')
+			r.bad = 1;
+	} else {
+		r.bad = 1;
+	}
+	r_bytes(&r, p->sig, sizeof p->sig);
+	if (!r_ok(&r) || p->by[0] == '\0' ||
+	    (k != NULL && (k->mv_size != KS_POLICY_KEY ||
+	    ((const uint8_t *)k->mv_data)[0] != p->kind ||
+	    memcmp((const uint8_t *)k->mv_data + 1, p->conv_id, CF_ID_BYTES) != 0)))
+		return ks_bad(ks, KS_POLICY);
+	return 0;
+}
+
+int
+cf_ks_policy_get(struct cf_txn *t, uint8_t kind, const uint8_t *conv_id, struct cf_policy *p)
+{
+	uint8_t key[KS_POLICY_KEY];
+	MDB_val k = { sizeof key, key }, v;
+	int rc;
+
+	policy_key(key, kind, conv_id);
+	rc = ks_get(t, KS_POLICY, key, sizeof key, &v);
+	if (rc < 0)
+		return rc;
+	return policy_decode(t->ks, &k, &v, p);
+}
+
+int
+cf_ks_policy_put(struct cf_txn *t, const struct cf_policy *p)
+{
+	uint8_t key[KS_POLICY_KEY];
+	uint8_t buf[KS_HOLD_FIXED + CF_NAME_MAX + CF_REASON_MAX];
+	struct ks_w w = { buf, 0, sizeof buf, 0 };
+	const struct cf_keep *kp = &p->keep;
+	size_t reason_len;
+	int rc, zero = memcmp(p->conv_id, ks_zero_id, CF_ID_BYTES) == 0;
+
+	rc = ks_name_check(t->ks, p->by, 1);
+	if (rc < 0)
+		return rc;
+	reason_len = strnlen(p->reason, CF_REASON_MAX + 1);
+	if (p->kind == CF_POLICY_RETENTION) {
+		if (kp->forever > 1 || kp->years > CF_KEEP_YEARS_MAX ||
+		    kp->months > CF_KEEP_MONTHS_MAX || kp->days > CF_KEEP_DAYS_MAX ||
+		    (kp->forever == 1) != (kp->years == 0 && kp->months == 0 && kp->days == 0)) {
+			cf_error("%s: invalid retention period", t->ks->path);
+			return -EINVAL;
+		}
+	} else if (p->kind == CF_POLICY_HOLD) {
+		if (zero || reason_len == 0 || reason_len > CF_REASON_MAX) {
+			cf_error("%s: a hold needs a conversation and a reason of 1 to %d bytes",
+			    t->ks->path, CF_REASON_MAX);
+			return -EINVAL;
+		}
+	} else {
+		cf_error("%s: invalid policy record kind %u", t->ks->path, (unsigned)p->kind);
+		return -EINVAL;
+	}
+	w_u8(&w, KS_LAYOUT);
+	w_u8(&w, p->kind);
+	w_bytes(&w, p->conv_id, CF_ID_BYTES);
+	if (p->kind == CF_POLICY_RETENTION) {
+		w_u8(&w, kp->forever);
+		w_u32(&w, kp->years);
+		w_u32(&w, kp->months);
+		w_u32(&w, kp->days);
+		w_i64(&w, p->created);
+		w_str(&w, p->by, strlen(p->by));
+	} else {
+		w_i64(&w, p->created);
+		w_str(&w, p->by, strlen(p->by));
+		w_str(&w, p->reason, reason_len);
+	}
+	w_bytes(&w, p->sig, sizeof p->sig);
+	policy_key(key, p->kind, p->conv_id);
+	return ks_put(t, KS_POLICY, key, sizeof key, &w);
+}
+
+int
+cf_ks_policy_del(struct cf_txn *t, uint8_t kind, const uint8_t *conv_id)
+{
+	uint8_t key[KS_POLICY_KEY];
+
+	policy_key(key, kind, conv_id);
+	return ks_del(t, KS_POLICY, key, sizeof key);
+}
+
+struct ks_policy_each {
+	int (*cb)(const struct cf_policy *p, void *arg);
+	void *arg;
+	struct cf_policy p;
+};
+
+static int
+policy_step(struct cf_txn *t, const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct ks_policy_each *e = arg;
+	int rc = policy_decode(t->ks, k, v, &e->p);
+
+	return rc != 0 ? rc : e->cb(&e->p, e->arg);
+}
+
+int
+cf_ks_policy_foreach(struct cf_txn *t, uint8_t kind,
+    int (*cb)(const struct cf_policy *p, void *arg), void *arg)
+{
+	struct ks_policy_each e;
+
+	memset(&e, 0, sizeof e);
+	e.cb = cb;
+	e.arg = arg;
+	return ks_walk(t, KS_POLICY, kind != 0 ? &kind : NULL, kind != 0 ? 1 : 0,
+	    policy_step, &e);
+}
+
+/* ---- shredding ------------------------------------------------------- */
+
+/*
+ * cf_ks_convs_destroy walks each sub-database that may name one of the
+ * conversations, collects the keys to remove, and removes them once the
+ * walk's cursor is closed (deleting under a live cursor is avoided).  A
+ * collected key is stored in a slot of KS_SLOT bytes: its length, then it.
+ */
+#define KS_SLOT (1 + KS_KEY_MAX)
+
+struct ks_destroy {
+	const uint8_t *ids;
+	size_t n;
+	struct cf_ks_destroyed *counts;         /* n, or NULL */
+	int (*blob_cb)(const uint8_t blob_id[CF_ID_BYTES], size_t conv_index, void *arg);
+	void *arg;
+	enum ks_db db;                          /* being walked */
+	size_t cur;                             /* prefix walks: the conversation */
+	uint8_t *keys;                          /* slots */
+	size_t nkeys, cap;
+};
+
+static int
+id_index_cmp(const void *key, const void *elem)
+{
+	return memcmp(key, elem, CF_ID_BYTES);
+}
+
+/* The index of id in x->ids, or -1. */
+static long
+ks_destroy_find(const struct ks_destroy *x, const uint8_t *id)
+{
+	const uint8_t *hit = bsearch(id, x->ids, x->n, CF_ID_BYTES, id_index_cmp);
+
+	return hit == NULL ? -1 : (long)((size_t)(hit - x->ids) / CF_ID_BYTES);
+}
+
+static int
+ks_destroy_keep(struct cf_txn *t, struct ks_destroy *x, const MDB_val *k)
+{
+	if (k->mv_size == 0 || k->mv_size > KS_KEY_MAX) {
+		cf_error("%s: bad %s key", t->ks->path, ks_db_names[x->db]);
+		return -EBADMSG;
+	}
+	if (x->nkeys == x->cap) {
+		size_t cap = x->cap != 0 ? x->cap * 2 : 64;
+		uint8_t *nk = realloc(x->keys, cap * KS_SLOT);
+
+		if (nk == NULL) {
+			cf_error("%s: %s", t->ks->path, strerror(ENOMEM));
+			return -ENOMEM;
+		}
+		x->keys = nk;
+		x->cap = cap;
+	}
+	x->keys[x->nkeys * KS_SLOT] = (uint8_t)k->mv_size;
+	memcpy(x->keys + x->nkeys * KS_SLOT + 1, k->mv_data, k->mv_size);
+	x->nkeys++;
+	return 0;
+}
+
+static void
+ks_destroy_count(struct ks_destroy *x, size_t i, int kind)
+{
+	struct cf_ks_destroyed *c;
+
+	if (x->counts == NULL)
+		return;
+	c = &x->counts[i];
+	switch (x->db) {
+	case KS_WRAPS:
+		c->wraps++;
+		break;
+	case KS_CONVKEYS:
+		c->convkeys++;
+		break;
+	case KS_GRANTS:
+		c->grants++;
+		break;
+	case KS_BLOBS:
+		if (kind == CF_BLOB_SEGMENT)
+			c->segments++;
+		else
+			c->attachments++;
+		break;
+	case KS_CHATMAP:
+		c->chatmap++;
+		break;
+	case KS_DEDUP:
+		c->dedup++;
+		break;
+	case KS_POLICY:
+		c->policy++;
+		break;
+	default:
+		break;
+	}
+}
+
+/* Prefix walks (wraps, convkeys, convblobs): every key is one to remove. */
+static int
+destroy_prefix_step(struct cf_txn *t, const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct ks_destroy *x = arg;
+
+	(void)v;
+	ks_destroy_count(x, x->cur, 0);
+	return ks_destroy_keep(t, x, k);
+}
+
+static int
+destroy_blob_step(struct cf_txn *t, const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct ks_destroy *x = arg;
+	struct cf_blob_rec *b;
+	long i;
+	int rc;
+
+	if ((b = malloc(sizeof *b)) == NULL) {
+		cf_error("%s: %s", t->ks->path, strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	if ((rc = blob_decode(t->ks, k, v, b)) != 0)
+		goto out;
+	if ((i = ks_destroy_find(x, b->conv_id)) < 0)
+		goto out;
+	ks_destroy_count(x, (size_t)i, b->kind);
+	if (x->blob_cb != NULL && (rc = x->blob_cb(b->id, (size_t)i, x->arg)) != 0)
+		goto out;
+	rc = ks_destroy_keep(t, x, k);
+out:
+	free(b);
+	return rc;
+}
+
+static int
+destroy_grant_step(struct cf_txn *t, const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct ks_destroy *x = arg;
+	struct cf_grant g;
+	long i;
+	int rc;
+
+	if ((rc = grant_decode(t->ks, k, v, &g)) != 0)
+		return rc;
+	if ((i = ks_destroy_find(x, g.conv_id)) < 0)
+		return 0;
+	ks_destroy_count(x, (size_t)i, 0);
+	return ks_destroy_keep(t, x, k);
+}
+
+/* chatmap and dedup: the value names the conversation. */
+static int
+destroy_tag_step(struct cf_txn *t, const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct ks_destroy *x = arg;
+	uint8_t id[CF_ID_BYTES];
+	long i;
+	int rc;
+
+	if ((rc = ks_id_decode(t->ks, x->db, v, id)) != 0)
+		return rc;
+	if ((i = ks_destroy_find(x, id)) < 0)
+		return 0;
+	ks_destroy_count(x, (size_t)i, 0);
+	return ks_destroy_keep(t, x, k);
+}
+
+/* Remove every key collected from x->db, then forget them. */
+static int
+ks_destroy_flush(struct cf_txn *t, struct ks_destroy *x)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < x->nkeys && rc == 0; i++) {
+		const uint8_t *slot = x->keys + i * KS_SLOT;
+
+		rc = ks_del_any(t, x->db, slot + 1, slot[0]);
+		if (rc == -ENOENT)      /* a key collected twice cannot be, but harmless */
+			rc = 0;
+	}
+	x->nkeys = 0;
+	return rc;
+}
+
+int
+cf_ks_convs_destroy(struct cf_txn *t, const uint8_t *ids, size_t n,
+    int (*blob_cb)(const uint8_t blob_id[CF_ID_BYTES], size_t conv_index, void *arg),
+    void *arg, struct cf_ks_destroyed *counts)
+{
+	static const enum ks_db prefixed[] = { KS_WRAPS, KS_CONVKEYS, KS_CONVBLOBS };
+	static const enum ks_db tagged[] = { KS_CHATMAP, KS_DEDUP };
+	static const uint8_t kinds[] = { CF_POLICY_RETENTION, CF_POLICY_HOLD };
+	struct ks_destroy x;
+	uint8_t key[KS_POLICY_KEY];
+	size_t i, j;
+	int rc = 0;
+
+	if (n == 0) {
+		cf_error("%s: nothing to shred", t->ks->path);
+		return -EINVAL;
+	}
+	for (i = 0; i < n; i++) {
+		if (memcmp(ids + i * CF_ID_BYTES, ks_zero_id, CF_ID_BYTES) == 0 ||
+		    (i > 0 && memcmp(ids + (i - 1) * CF_ID_BYTES, ids + i * CF_ID_BYTES,
+		    CF_ID_BYTES) >= 0)) {
+			cf_error("%s: conversations to shred are not a sorted set of ids",
+			    t->ks->path);
+			return -EINVAL;
+		}
+	}
+	memset(&x, 0, sizeof x);
+	x.ids = ids;
+	x.n = n;
+	x.counts = counts;
+	x.blob_cb = blob_cb;
+	x.arg = arg;
+	if (counts != NULL)
+		memset(counts, 0, n * sizeof *counts);
+
+	/* blobs first: the caller learns every file before any record goes */
+	x.db = KS_BLOBS;
+	if ((rc = ks_walk(t, KS_BLOBS, NULL, 0, destroy_blob_step, &x)) != 0 ||
+	    (rc = ks_destroy_flush(t, &x)) != 0)
+		goto out;
+	for (j = 0; j < sizeof prefixed / sizeof prefixed[0]; j++) {
+		x.db = prefixed[j];
+		for (i = 0; i < n; i++) {
+			x.cur = i;
+			if ((rc = ks_walk(t, x.db, ids + i * CF_ID_BYTES, CF_ID_BYTES,
+			    destroy_prefix_step, &x)) != 0)
+				goto out;
+		}
+		if ((rc = ks_destroy_flush(t, &x)) != 0)
+			goto out;
+	}
+	x.db = KS_GRANTS;
+	if ((rc = ks_walk(t, KS_GRANTS, NULL, 0, destroy_grant_step, &x)) != 0 ||
+	    (rc = ks_destroy_flush(t, &x)) != 0)
+		goto out;
+	for (j = 0; j < sizeof tagged / sizeof tagged[0]; j++) {
+		x.db = tagged[j];
+		if ((rc = ks_walk(t, x.db, NULL, 0, destroy_tag_step, &x)) != 0 ||
+		    (rc = ks_destroy_flush(t, &x)) != 0)
+			goto out;
+	}
+	x.db = KS_POLICY;
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < sizeof kinds / sizeof kinds[0]; j++) {
+			policy_key(key, kinds[j], ids + i * CF_ID_BYTES);
+			rc = ks_del(t, KS_POLICY, key, sizeof key);
+			if (rc == 0)
+				ks_destroy_count(&x, i, 0);
+			else if (rc != -ENOENT)
+				goto out;
+		}
+		/* last: a conversation already half gone is finished off */
+		rc = ks_del(t, KS_CONVS, ids + i * CF_ID_BYTES, CF_ID_BYTES);
+		if (rc != 0 && rc != -ENOENT)
+			goto out;
+		rc = 0;
+	}
+out:
+	free(x.keys);
+	return rc;
+}
+
+/* ---- raw value check (fuzzing, tests) -------------------------------- */
+
+int
+cf_ks_value_check(const char *db, const void *key, size_t klen, const void *val, size_t len)
+{
+	union {
+		struct cf_meta m;
+		struct cf_principal p;
+		struct cf_conv c;
+		struct cf_grant g;
+		struct cf_blob_rec b;
+		struct cf_policy pol;
+		uint8_t sealed[CF_SEALED_KEY_BYTES];
+		uint8_t id[CF_ID_BYTES];
+		struct {
+			uint8_t pk[CF_PK_BYTES];
+			uint8_t sealed[CF_SEALED_KEY_BYTES];
+		} ck;
+	} out;
+	MDB_val k = { klen, (void *)key }, v = { len, (void *)val };
+	const MDB_val *kp = key != NULL ? &k : NULL;
+	int i;
+
+	if (db == NULL)
+		return -EINVAL;
+	for (i = 0; i < KS_NDB; i++)
+		if (strcmp(db, ks_db_names[i]) == 0)
+			break;
+	switch (i) {
+	case KS_META:
+		return meta_decode(NULL, &v, &out.m);
+	case KS_PRINCIPALS:
+		return principal_decode(NULL, kp, &v, &out.p);
+	case KS_CONVS:
+		return conv_decode(NULL, kp, &v, &out.c);
+	case KS_WRAPS:
+		return wrap_decode(NULL, &v, out.sealed);
+	case KS_GRANTS:
+		return grant_decode(NULL, kp, &v, &out.g);
+	case KS_BLOBS:
+		return blob_decode(NULL, kp, &v, &out.b);
+	case KS_CONVBLOBS:
+		return convblobs_decode(NULL, kp, &v, out.id);
+	case KS_CHATMAP:
+	case KS_DEDUP:
+		return ks_id_decode(NULL, (enum ks_db)i, &v, out.id);
+	case KS_POLICY:
+		return policy_decode(NULL, kp, &v, &out.pol);
+	case KS_CONVKEYS:
+		return convkey_decode(kp, &v, out.ck.pk, out.ck.sealed);
+	default:
+		return -EINVAL;
+	}
+}
+
+/* ---- whole-keystore check walk (verify) ------------------------------ */
+
+/*
+ * What the walk keeps for one entry: the decoded value (the union holds
+ * the large structs once) and the principal name of a wraps key.
+ */
+struct ks_check {
+	int (*cb)(const struct cf_ks_entry *e, void *arg);
+	void *arg;
+	enum ks_db db;
+	union {
+		struct cf_meta m;
+		struct cf_principal p;
+		struct cf_conv c;
+		struct cf_grant g;
+		struct cf_blob_rec b;
+		struct cf_policy pol;
+		uint8_t sealed[CF_SEALED_KEY_BYTES];
+		uint8_t id[CF_ID_BYTES];
+		struct {
+			uint8_t pk[CF_PK_BYTES];
+			uint8_t sealed[CF_SEALED_KEY_BYTES];
+		} ck;
+	} out;
+	char name[CF_NAME_MAX + 1];
+};
+
+/* A wraps key: conv id (16) || a principal name or CF_RECOVERY_NAME. */
+static int
+wrap_key_split(const MDB_val *k, char name[CF_NAME_MAX + 1])
+{
+	size_t len;
+
+	if (k->mv_size <= CF_ID_BYTES || k->mv_size - CF_ID_BYTES > CF_NAME_MAX)
+		return -EBADMSG;
+	len = k->mv_size - CF_ID_BYTES;
+	memcpy(name, (const uint8_t *)k->mv_data + CF_ID_BYTES, len);
+	name[len] = '\0';
+	if (memchr(name, '\0', len) != NULL)
+		return -EBADMSG;
+	if (strcmp(name, CF_RECOVERY_NAME) != 0 && cf_name_valid(name) != 0)
+		return -EBADMSG;
+	return 0;
+}
+
+/* Decode one raw entry of x->db into *e (silently: e->bad on failure). */
+static void
+check_decode(struct ks_check *x, const MDB_val *k, const MDB_val *v, struct cf_ks_entry *e)
+{
+	int rc = -EBADMSG;
+
+	switch (x->db) {
+	case KS_META:
+		if (k->mv_size == strlen(KS_META_KEY) &&
+		    memcmp(k->mv_data, KS_META_KEY, k->mv_size) == 0 &&
+		    (rc = meta_decode(NULL, v, &x->out.m)) == 0)
+			e->u.meta = &x->out.m;
+		break;
+	case KS_PRINCIPALS:
+		if ((rc = principal_decode(NULL, k, v, &x->out.p)) == 0)
+			e->u.principal = &x->out.p;
+		break;
+	case KS_CONVS:
+		if ((rc = conv_decode(NULL, k, v, &x->out.c)) == 0)
+			e->u.conv = &x->out.c;
+		break;
+	case KS_WRAPS:
+		if ((rc = wrap_key_split(k, x->name)) == 0 &&
+		    (rc = wrap_decode(NULL, v, x->out.sealed)) == 0) {
+			e->u.wrap.conv_id = k->mv_data;
+			e->u.wrap.principal = x->name;
+		}
+		break;
+	case KS_GRANTS:
+		if ((rc = grant_decode(NULL, k, v, &x->out.g)) == 0)
+			e->u.grant = &x->out.g;
+		break;
+	case KS_BLOBS:
+		if ((rc = blob_decode(NULL, k, v, &x->out.b)) == 0)
+			e->u.blob = &x->out.b;
+		break;
+	case KS_CONVBLOBS:
+		if ((rc = convblobs_decode(NULL, k, v, x->out.id)) == 0) {
+			e->u.convblob.conv_id = k->mv_data;
+			e->u.convblob.seq = be32_get((const uint8_t *)k->mv_data + CF_ID_BYTES);
+			e->u.convblob.blob_id = x->out.id;
+		}
+		break;
+	case KS_CHATMAP:
+	case KS_DEDUP:
+		if (k->mv_size == CF_HASH_BYTES &&
+		    (rc = ks_id_decode(NULL, x->db, v, x->out.id)) == 0) {
+			e->u.tagged.tag = k->mv_data;
+			e->u.tagged.conv_id = x->out.id;
+		}
+		break;
+	case KS_CONVKEYS:
+		if ((rc = convkey_decode(k, v, x->out.ck.pk, x->out.ck.sealed)) == 0) {
+			e->u.convkey.conv_id = k->mv_data;
+			e->u.convkey.gen = be32_get((const uint8_t *)k->mv_data + CF_ID_BYTES);
+			e->u.convkey.pk = x->out.ck.pk;
+		}
+		break;
+	case KS_POLICY:
+		if ((rc = policy_decode(NULL, k, v, &x->out.pol)) == 0)
+			e->u.policy = &x->out.pol;
+		break;
+	case KS_AUDIT:
+		/* opaque here: only what cf_ks_audit_foreach insists on */
+		if (k->mv_size == 8 && v->mv_size > 0 && v->mv_size <= CF_AUDIT_VAL_MAX) {
+			e->u.audit.seq = be64_get(k->mv_data);
+			e->u.audit.val = v->mv_data;
+			e->u.audit.len = v->mv_size;
+			rc = 0;
+		}
+		break;
+	case KS_NDB:
+		break;
+	}
+	e->bad = rc != 0;
+}
+
+static int
+check_step(struct cf_txn *t, const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct ks_check *x = arg;
+	struct cf_ks_entry e;
+
+	(void)t;
+	memset(&e, 0, sizeof e);
+	e.db = ks_db_names[x->db];
+	e.key = k->mv_data;
+	e.klen = k->mv_size;
+	check_decode(x, k, v, &e);
+	return x->cb(&e, x->arg);
+}
+
+int
+cf_ks_check_walk(struct cf_txn *t, const char *db,
+    int (*cb)(const struct cf_ks_entry *e, void *arg), void *arg)
+{
+	struct ks_check *x;
+	int i, rc = 0;
+
+	if (db != NULL) {
+		for (i = 0; i < KS_NDB; i++)
+			if (strcmp(db, ks_db_names[i]) == 0)
+				break;
+		if (i == KS_NDB) {
+			cf_error("%s: no sub-database named %s", t->ks->path, db);
+			return -EINVAL;
+		}
+	}
+	/* the decoded value is large (a conversation's sealed metadata) */
+	if ((x = malloc(sizeof *x)) == NULL) {
+		cf_error("%s: %s", t->ks->path, strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	x->cb = cb;
+	x->arg = arg;
+	for (i = 0; i < KS_NDB && rc == 0; i++) {
+		if (db != NULL && strcmp(db, ks_db_names[i]) != 0)
+			continue;
+		x->db = (enum ks_db)i;
+		rc = ks_walk(t, x->db, NULL, 0, check_step, x);
+	}
+	cf_wipe(x, sizeof *x);
+	free(x);
+	return rc;
+}
+
+/* ---- page structure check -------------------------------------------- */
+
+/*
+ * LMDB trusts data.mdb: a damaged page header or node offset makes it read
+ * outside the page, or fail an assertion, and the process dies.  So before
+ * LMDB reads any page, every page of the current snapshot is checked here,
+ * through pread on the file, against the LMDB 0.9 layout (lmdb's mdb.c:
+ * MDB_page, MDB_node, MDB_meta, MDB_db; 64-bit pgno_t and size_t):
+ *   page header (16)  pgno u64 @0, flags u16 @10, lower u16 @12, upper u16
+ *                     @14 (overflow pages: page count u32 @12), then the
+ *                     u16 node offsets of a branch or leaf page;
+ *   node (8 + ...)    lo u16, hi u16, flags u16, key size u16, key, data;
+ *                     leaf: data size lo | hi << 16, flags BIGDATA (data is
+ *                     the u64 first page of an overflow run) or SUBDATA (a
+ *                     named database's 48-byte record, main database only);
+ *                     branch: child page lo | hi << 16 | flags << 32;
+ *   meta (page 0, 1)  free db record @40, main db record @88, last page
+ *                     @136, txn id @144;
+ *   db record (48)    flags u16 @4, depth u16 @6, entries u64 @32, root @40.
+ * The snapshot is the one a read transaction sees, held open during the
+ * check so that no writer reuses its pages; its meta page is the one whose
+ * txn id is the transaction's.
+ *
+ * Two levels: the open check (cf_ks_open) refuses what would make LMDB
+ * misbehave (page types, bounds, node extents, child page numbers, depth);
+ * cf_ks_check_pages (verify) also reports what LMDB ignores but a sound
+ * file never holds (a header naming another page, stray flag bits, entry
+ * counts that do not add up).
+ */
+#define PG_HDR 16
+#define PG_BRANCH 0x01
+#define PG_LEAF 0x02
+#define PG_OVERFLOW 0x04
+#define PG_META 0x08
+#define PG_TYPES 0x6f                   /* branch leaf overflow meta leaf2 subp */
+#define ND_HDR 8
+#define ND_BIGDATA 0x01
+#define ND_SUBDATA 0x02
+#define META_FREE_DB 40
+#define META_MAIN_DB 88
+#define META_LAST_PG 136
+#define META_TXNID 144
+#define DB_REC 48
+#define DB_FLAGS 4
+#define DB_DEPTH 6
+#define DB_ENTRIES 32
+#define DB_ROOT 40
+#define DB_INTEGERKEY 0x08
+#define PG_NONE UINT64_MAX              /* P_INVALID: an empty database */
+#define PG_DEPTH_MAX 32
+#define PG_SUBDB_MAX 64                 /* named databases (Coffer has 10) */
+
+struct ks_pages {
+	const struct cf_ks *ks;
+	int fd;                         /* data.mdb (LMDB's descriptor) */
+	size_t psize;
+	uint64_t last_pg;
+	int strict;
+	uint64_t budget;                /* pages left to visit (no endless loop) */
+	uint8_t *page;                  /* psize bytes per tree level */
+	uint8_t *ovf;                   /* one overflow page header */
+	void (*bad)(const char *what, void *arg);
+	void *arg;
+	int nbad;
+	/* the named databases' records, walked after the main database */
+	uint8_t subs[PG_SUBDB_MAX][DB_REC];
+	size_t nsubs;
+};
+
+static uint64_t
+le_get(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+
+	while (n-- > 0)
+		v = (v << 8) | p[n];
+	return v;
+}
+
+static void
+pg_bad(struct ks_pages *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+pg_bad(struct ks_pages *c, const char *fmt, ...)
+{
+	char what[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	c->nbad++;
+	if (c->bad != NULL)
+		c->bad(what, c->arg);
+}
+
+/* Read page pgno into buf.  0, or -EBADMSG (reported) / -errno. */
+static int
+pg_read(struct ks_pages *c, uint64_t pgno, uint8_t *buf, size_t len)
+{
+	ssize_t got;
+
+	if (pgno < 2 || pgno > c->last_pg) {
+		pg_bad(c, "page number %llu out of range", (unsigned long long)pgno);
+		return -EBADMSG;
+	}
+	got = cf_pread_all(c->fd, buf, len, (off_t)(pgno * c->psize));
+	if (got < 0) {
+		cf_error("%s/data.mdb: %s", c->ks->path, strerror((int)-got));
+		return (int)got;
+	}
+	if ((size_t)got != len) {
+		pg_bad(c, "page %llu is past the end of the file", (unsigned long long)pgno);
+		return -EBADMSG;
+	}
+	if (c->strict && le_get(buf, 8) != pgno)
+		pg_bad(c, "page %llu: its header names page %llu", (unsigned long long)pgno,
+		    (unsigned long long)le_get(buf, 8));
+	return 0;
+}
+
+/* An overflow run holding dsize bytes from page pgno. */
+static int
+pg_overflow(struct ks_pages *c, uint64_t pgno, uint64_t dsize)
+{
+	uint64_t n;
+	int rc;
+
+	if ((rc = pg_read(c, pgno, c->ovf, PG_HDR)) != 0)
+		return rc;
+	n = le_get(c->ovf + 12, 4);
+	if ((le_get(c->ovf + 10, 2) & PG_TYPES) != PG_OVERFLOW || n == 0 ||
+	    n > c->last_pg - pgno + 1 || dsize > n * c->psize - PG_HDR) {
+		pg_bad(c, "page %llu: bad overflow page", (unsigned long long)pgno);
+		return -EBADMSG;
+	}
+	if (c->strict && le_get(c->ovf + 10, 2) != PG_OVERFLOW)
+		pg_bad(c, "page %llu: stray flags", (unsigned long long)pgno);
+	return 0;
+}
+
+/* The subtree at pgno, which sits `level` levels above the leaves. */
+static int
+pg_walk(struct ks_pages *c, uint64_t pgno, unsigned level, int main_db, uint64_t *entries)
+{
+	uint8_t *p = c->page + (size_t)level * c->psize;
+	unsigned want = level > 0 ? PG_BRANCH : PG_LEAF;
+	size_t lower, upper, n, i, off, ksize, low = SIZE_MAX;
+	uint64_t dsize;
+	unsigned flags;
+	int rc;
+
+	if (c->budget-- == 0) {
+		pg_bad(c, "page %llu: the tree has more pages than the file",
+		    (unsigned long long)pgno);
+		return -EBADMSG;
+	}
+	if ((rc = pg_read(c, pgno, p, c->psize)) != 0)
+		return rc;
+	flags = (unsigned)le_get(p + 10, 2);
+	lower = (size_t)le_get(p + 12, 2);
+	upper = (size_t)le_get(p + 14, 2);
+	if ((flags & PG_TYPES) != want || lower < PG_HDR || (lower - PG_HDR) % 2 != 0 ||
+	    upper < lower || upper > c->psize || lower == PG_HDR) {
+		pg_bad(c, "page %llu: bad %s page header", (unsigned long long)pgno,
+		    level > 0 ? "branch" : "leaf");
+		return -EBADMSG;
+	}
+	if (c->strict && flags != want)
+		pg_bad(c, "page %llu: stray flags", (unsigned long long)pgno);
+	n = (lower - PG_HDR) / 2;
+	for (i = 0; i < n; i++) {
+		const uint8_t *nd;
+
+		off = (size_t)le_get(p + PG_HDR + 2 * i, 2);
+		if (off < upper || off > c->psize - ND_HDR) {
+			pg_bad(c, "page %llu: node %zu out of the page", (unsigned long long)pgno, i);
+			return -EBADMSG;
+		}
+		if (off < low)
+			low = off;
+		nd = p + off;
+		ksize = (size_t)le_get(nd + 6, 2);
+		flags = (unsigned)le_get(nd + 4, 2);
+		if (ksize > c->psize - ND_HDR - off) {
+			pg_bad(c, "page %llu: node %zu key out of the page", (unsigned long long)pgno,
+			    i);
+			return -EBADMSG;
+		}
+		if (i == n - 1 && c->strict && low != upper)
+			pg_bad(c, "page %llu: free space ends at %zu, the nodes start at %zu",
+			    (unsigned long long)pgno, upper, low);
+		if (level > 0) {
+			uint64_t child = le_get(nd, 4) | ((uint64_t)flags << 32);
+
+			if ((rc = pg_walk(c, child, level - 1, main_db, entries)) != 0)
+				return rc;
+			continue;
+		}
+		(*entries)++;
+		dsize = le_get(nd, 4);
+		if ((flags & ~(unsigned)(ND_BIGDATA | ND_SUBDATA)) != 0 ||
+		    ((flags & ND_SUBDATA) && (!main_db || (flags & ND_BIGDATA) || dsize != DB_REC))) {
+			pg_bad(c, "page %llu: node %zu has bad flags", (unsigned long long)pgno, i);
+			return -EBADMSG;
+		}
+		if (flags & ND_BIGDATA) {
+			if (8 > c->psize - ND_HDR - off - ksize) {
+				pg_bad(c, "page %llu: node %zu out of the page",
+				    (unsigned long long)pgno, i);
+				return -EBADMSG;
+			}
+			if ((rc = pg_overflow(c, le_get(nd + ND_HDR + ksize, 8), dsize)) != 0)
+				return rc;
+			continue;
+		}
+		if (dsize > c->psize - ND_HDR - off - ksize) {
+			pg_bad(c, "page %llu: node %zu value out of the page",
+			    (unsigned long long)pgno, i);
+			return -EBADMSG;
+		}
+		if (flags & ND_SUBDATA) {
+			if (c->nsubs == PG_SUBDB_MAX) {
+				pg_bad(c, "more than %d named databases", PG_SUBDB_MAX);
+				return -EBADMSG;
+			}
+			memcpy(c->subs[c->nsubs++], nd + ND_HDR + ksize, DB_REC);
+		}
+	}
+	return 0;
+}
+
+/* A whole database from its 48-byte record. */
+static int
+pg_tree(struct ks_pages *c, const uint8_t rec[DB_REC], int main_db)
+{
+	uint64_t root = le_get(rec + DB_ROOT, 8), entries = 0;
+	unsigned depth = (unsigned)le_get(rec + DB_DEPTH, 2);
+	unsigned dflags = (unsigned)le_get(rec + DB_FLAGS, 2);
+	int rc;
+
+	if (root == PG_NONE)
+		return 0;
+	/* Coffer's databases use default flags; only LMDB's free list has
+	 * integer keys */
+	if (depth == 0 || depth > PG_DEPTH_MAX || (dflags & ~(unsigned)DB_INTEGERKEY) != 0) {
+		pg_bad(c, "database record with root page %llu is damaged",
+		    (unsigned long long)root);
+		return -EBADMSG;
+	}
+	if ((rc = pg_walk(c, root, depth - 1, main_db, &entries)) != 0)
+		return rc;
+	if (c->strict && entries != le_get(rec + DB_ENTRIES, 8))
+		pg_bad(c, "database with root page %llu holds %llu entries, its record says %llu",
+		    (unsigned long long)root, (unsigned long long)entries,
+		    (unsigned long long)le_get(rec + DB_ENTRIES, 8));
+	return 0;
+}
+
+/*
+ * Check the snapshot of a read transaction.  Returns 0 (look at c->nbad in
+ * strict mode), -EAGAIN when a commit overwrote the meta page meanwhile,
+ * -EBADMSG on damage that stops the check, or -errno.
+ */
+static int
+pg_check_txn(struct ks_pages *c, MDB_txn *txn)
+{
+	uint8_t meta[160], rec[DB_REC];
+	uint64_t txnid = (uint64_t)mdb_txn_id(txn), ids[2] = { 0, 0 };
+	ssize_t got;
+	int rc, i;
+
+	/* i == 2: again the one a read transaction uses, of its txn id's parity */
+	for (i = 0; i < 3; i++) {
+		got = cf_pread_all(c->fd, meta, sizeof meta,
+		    (off_t)(i < 2 ? (uint64_t)i : (txnid & 1)) * (off_t)c->psize);
+		if (got < 0) {
+			cf_error("%s/data.mdb: %s", c->ks->path, strerror((int)-got));
+			return (int)got;
+		}
+		if (got != (ssize_t)sizeof meta) {
+			pg_bad(c, "data.mdb is shorter than its meta pages");
+			return -EBADMSG;
+		}
+		if (i < 2 && c->strict &&
+		    (le_get(meta, 8) != (uint64_t)i || le_get(meta + 10, 2) != PG_META))
+			pg_bad(c, "meta page %d: damaged header", i);
+		if (i < 2)
+			ids[i] = le_get(meta + META_TXNID, 8);
+	}
+	/* commits alternate between the two: their ids are consecutive, the
+	 * even one in page 0 (a new environment: both 0).  Otherwise LMDB
+	 * may be reading an older snapshot, silently. */
+	if (c->strict && !(ids[0] == 0 && ids[1] == 0) &&
+	    ((ids[0] & 1) != 0 || (ids[1] & 1) != 1 ||
+	    (ids[0] != ids[1] + 1 && ids[1] != ids[0] + 1)))
+		pg_bad(c, "meta pages: transaction ids %llu and %llu are not consecutive",
+		    (unsigned long long)ids[0], (unsigned long long)ids[1]);
+	if (le_get(meta + META_TXNID, 8) != txnid)
+		return -EAGAIN;
+	c->last_pg = le_get(meta + META_LAST_PG, 8);
+	c->budget = c->last_pg + 1;
+	memcpy(rec, meta + META_FREE_DB, DB_REC);
+	/* the free database's md_pad holds the page size */
+	rec[0] = rec[1] = rec[2] = rec[3] = 0;
+	if ((rc = pg_tree(c, rec, 0)) != 0)
+		return rc;
+	c->nsubs = 0;
+	if ((rc = pg_tree(c, meta + META_MAIN_DB, 1)) != 0)
+		return rc;
+	for (i = 0; i < (int)c->nsubs; i++)
+		if ((rc = pg_tree(c, c->subs[i], 0)) != 0)
+			return rc;
+	return 0;
+}
+
+/* Check the environment's current snapshot.  Returns 0, -EBADMSG (damage:
+ * reported through c->bad) or -errno (reported). */
+static int
+ks_pages_check(struct ks_pages *c, MDB_env *env)
+{
+	MDB_txn *txn = NULL;
+	MDB_stat st;
+	int rc, tries;
+
+	if ((rc = mdb_env_get_fd(env, &c->fd)) != 0 || (rc = mdb_env_stat(env, &st)) != 0)
+		return ks_fail(c->ks, rc);
+	c->psize = st.ms_psize;
+	c->page = malloc((size_t)PG_DEPTH_MAX * c->psize);
+	c->ovf = malloc(PG_HDR);
+	if (c->page == NULL || c->ovf == NULL) {
+		cf_error("%s: %s", c->ks->path, strerror(ENOMEM));
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (tries = 0; tries < 10; tries++) {
+		if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) != 0) {
+			rc = ks_fail(c->ks, rc);
+			goto out;
+		}
+		rc = pg_check_txn(c, txn);
+		mdb_txn_abort(txn);
+		if (rc != -EAGAIN)
+			break;
+	}
+	/* not a commit racing us ten times: the meta pages lie */
+	if (rc == -EAGAIN) {
+		pg_bad(c, "the meta pages do not hold the current transaction id");
+		rc = -EBADMSG;
+	}
+	if (rc == 0 && c->nbad > 0)
+		rc = -EBADMSG;
+out:
+	free(c->page);
+	free(c->ovf);
+	return rc;
+}
+
+/* The open check reports the first damage once, with the keystore's path. */
+static void
+ks_pages_report(const char *what, void *arg)
+{
+	const struct cf_ks *ks = arg;
+
+	cf_error("%s: damaged (%s)", ks->path, what);
+}
+
+static int
+ks_pages_open_check(const struct cf_ks *ks)
+{
+	struct ks_pages c;
+
+	memset(&c, 0, sizeof c);
+	c.ks = ks;
+	c.bad = ks_pages_report;
+	c.arg = (void *)ks;
+	return ks_pages_check(&c, ks->env);
+}
+
+int
+cf_ks_check_pages(struct cf_ks *ks, void (*bad)(const char *what, void *arg), void *arg)
+{
+	struct ks_pages c;
+	int rc;
+
+	memset(&c, 0, sizeof c);
+	c.ks = ks;
+	c.strict = 1;
+	c.bad = bad;
+	c.arg = arg;
+	rc = ks_pages_check(&c, ks->env);
+	if (rc == -EBADMSG || rc == 0)
+		return c.nbad;
+	return rc;
 }

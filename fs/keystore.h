@@ -24,11 +24,19 @@
  *   convblobs   conv id (16) || seq (u32 BE)  -> blob id (16), segments in order
  *   chatmap     keyed tag (32)                -> conv id (16)
  *   dedup       keyed tag (32)                -> conv id (16)
+ *   audit       seq (u64 BE, from 1)          -> audit record (fs/audit.c)
+ *   convkeys    conv id (16) || gen (u32 BE)  -> earlier key pair generation:
+ *                                                pk (32) || sk sealed to the
+ *                                                next generation's pk (80)
+ *   policy      "R" || conv id (16)           -> struct cf_policy, a retention
+ *                                                (all-zero id: the default)
+ *               "H" || conv id (16)           -> struct cf_policy, a legal hold
  * The principal name of the recovery key in wraps is CF_RECOVERY_NAME.
  */
 #ifndef COFFER_KEYSTORE_H
 #define COFFER_KEYSTORE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "crypto.h"
@@ -39,6 +47,7 @@
 #define CF_SEALED_SUMMARY_MAX 1024
 #define CF_REASON_MAX 256
 #define CF_FORMAT_VERSION 1
+#define CF_AUDIT_VAL_MAX 1024        /* largest encoded audit record */
 
 /* flags for cf_ks_open */
 #define CF_KS_RDONLY 0x1
@@ -184,5 +193,185 @@ int cf_ks_chatmap_put(struct cf_txn *t, const uint8_t tag[CF_HASH_BYTES], const 
 /* Returns 1 present, 0 absent, or -errno. */
 int cf_ks_dedup_has(struct cf_txn *t, const uint8_t tag[CF_HASH_BYTES]);
 int cf_ks_dedup_put(struct cf_txn *t, const uint8_t tag[CF_HASH_BYTES], const uint8_t conv_id[CF_ID_BYTES]);
+
+/*
+ * Run the decoder of sub-database db ("meta", "principals", "convs",
+ * "wraps", "grants", "blobs", "convblobs", "chatmap", "dedup", "policy")
+ * over one raw value, exactly as the getters do, without a keystore and
+ * without reporting anything.  key/klen is the key the value is stored under; with
+ * key NULL the checks that the value agrees with its key are skipped (meta,
+ * wraps, chatmap and dedup values say nothing about their key: there key
+ * is ignored).  For the fuzzers (tests/fuzz/fuzz_keystore.c) and tests.
+ * Returns 0 when the value decodes, -EBADMSG when not, -EINVAL for an
+ * unknown db.
+ */
+int cf_ks_value_check(const char *db, const void *key, size_t klen, const void *val, size_t len);
+
+/*
+ * Key rotation (archive.c, at revocation): generation g of a conversation's
+ * key pair, kept as its public key and its secret key sealed to generation
+ * g + 1's public key, so that whoever holds the current key can open every
+ * earlier one, and nobody holding only an earlier one can open a later one.
+ * put fails with -EEXIST when gen exists.  foreach walks one conversation
+ * in increasing generation order.  del_all removes a conversation's (for
+ * shredding).
+ */
+int cf_ks_convkey_put(struct cf_txn *t, const uint8_t conv_id[CF_ID_BYTES], uint32_t gen,
+    const uint8_t pk[CF_PK_BYTES], const uint8_t sealed[CF_SEALED_KEY_BYTES]);
+int cf_ks_convkey_foreach(struct cf_txn *t, const uint8_t conv_id[CF_ID_BYTES],
+    int (*cb)(uint32_t gen, const uint8_t pk[CF_PK_BYTES],
+    const uint8_t sealed[CF_SEALED_KEY_BYTES], void *arg), void *arg);
+int cf_ks_convkey_del_all(struct cf_txn *t, const uint8_t conv_id[CF_ID_BYTES]);
+/* Every wrapped key of one conversation, in principal name order
+ * (CF_RECOVERY_NAME included). */
+int cf_ks_wrap_foreach(struct cf_txn *t, const uint8_t conv_id[CF_ID_BYTES],
+    int (*cb)(const char *principal, const uint8_t sealed[CF_SEALED_KEY_BYTES], void *arg),
+    void *arg);
+
+/*
+ * The audit log: opaque records (fs/audit.c encodes them) under increasing
+ * sequence numbers.  Append only: there is no delete.  append fails with
+ * -EEXIST if seq is taken and -EINVAL if it is not above the last one.
+ * last returns -ENOENT for an empty log.  foreach walks from from_seq
+ * upwards; cb's non-zero return stops the walk and is returned.
+ */
+int cf_ks_audit_append(struct cf_txn *t, uint64_t seq, const void *val, size_t len);
+int cf_ks_audit_last(struct cf_txn *t, uint64_t *seq, uint8_t val[CF_AUDIT_VAL_MAX], size_t *len);
+int cf_ks_audit_foreach(struct cf_txn *t, uint64_t from_seq,
+    int (*cb)(uint64_t seq, const uint8_t *val, size_t len, void *arg), void *arg);
+
+/*
+ * Retention and legal holds ("policy"; docs/RETENTION.md).  One record per
+ * (kind, conversation): a retention says how long a conversation is kept
+ * after its last message (the all-zero conversation id holds the default
+ * for conversations without their own); a hold keeps a conversation from
+ * being shredded at all.  Records are signed by the archive (archive.c,
+ * retention_msg and hold_msg); this module only stores them.
+ */
+#define CF_POLICY_RETENTION 'R'
+#define CF_POLICY_HOLD 'H'
+/* Largest amounts a retention may name (a thousand years, in each unit). */
+#define CF_KEEP_YEARS_MAX 1000u
+#define CF_KEEP_MONTHS_MAX 12000u
+#define CF_KEEP_DAYS_MAX 366000u
+
+/* How long to keep: calendar years, then months, then days, added to the
+ * time of the last message (fs/retention.h); or forever. */
+struct cf_keep {
+	uint8_t forever;                    /* 1: kept forever, amounts zero */
+	uint32_t years, months, days;
+};
+
+struct cf_policy {
+	uint8_t kind;                       /* CF_POLICY_RETENTION or _HOLD */
+	uint8_t conv_id[CF_ID_BYTES];       /* retention: all zero = default */
+	struct cf_keep keep;                /* retention only (zero for holds) */
+	int64_t created;                    /* Unix seconds */
+	char by[CF_NAME_MAX + 1];           /* the admin (or CF_RECOVERY_NAME) */
+	char reason[CF_REASON_MAX + 1];     /* holds only ("" for retentions) */
+	uint8_t sig[CF_SIG_BYTES];          /* archive signature (archive.c) */
+};
+
+/* kind is CF_POLICY_RETENTION or CF_POLICY_HOLD; conv_id NULL means the
+ * all-zero id (the default retention; a hold never has it). */
+int cf_ks_policy_get(struct cf_txn *t, uint8_t kind, const uint8_t *conv_id,
+    struct cf_policy *p);
+int cf_ks_policy_put(struct cf_txn *t, const struct cf_policy *p);
+/* Returns 0 or -ENOENT (not reported). */
+int cf_ks_policy_del(struct cf_txn *t, uint8_t kind, const uint8_t *conv_id);
+/* Every record of kind (0: both), in key order; a record that does not
+ * decode stops the walk with -EBADMSG (reported). */
+int cf_ks_policy_foreach(struct cf_txn *t, uint8_t kind,
+    int (*cb)(const struct cf_policy *p, void *arg), void *arg);
+
+/*
+ * Shredding: remove every trace of conversations ids[0..n-1] (n >= 1,
+ * sorted by memcmp, no duplicates) from the keystore inside t: the convs
+ * record, every wrapped key (every principal and CF_RECOVERY_NAME), the
+ * earlier key generations, the grants naming them, their blobs records
+ * and segment lists, the chatmap and dedup entries whose value names one
+ * of them, and their retention and hold records.  blob_cb (may be NULL)
+ * is called with each removed blob's id and the index of its conversation
+ * in ids, before the record goes, so that the caller can unlink the files
+ * once t commits; its non-zero return stops and is returned.  counts
+ * (may be NULL; n elements) receives what went per conversation.
+ * This is the only way blobs and convblobs entries are ever removed: the
+ * keystore refuses to drop a segment otherwise.  Checking legal holds is
+ * the caller's business (archive.c, cf_shred).  Returns 0 or -errno.
+ */
+struct cf_ks_destroyed {
+	uint64_t wraps, convkeys, grants, segments, attachments, chatmap, dedup, policy;
+};
+int cf_ks_convs_destroy(struct cf_txn *t, const uint8_t *ids, size_t n,
+    int (*blob_cb)(const uint8_t blob_id[CF_ID_BYTES], size_t conv_index, void *arg),
+    void *arg, struct cf_ks_destroyed *counts);
+
+/*
+ * One entry of the keystore as cf_ks_check_walk hands it over: its
+ * sub-database, its raw key, and, unless bad is set, its decoded value in
+ * the member of u named after the sub-database (chatmap and dedup share
+ * tagged).  bad: the key or value does not decode, exactly as a getter
+ * would refuse it.  Pointers are valid during the callback only.
+ */
+struct cf_ks_entry {
+	const char *db;                 /* "meta", "principals", ..., "audit" */
+	const uint8_t *key;
+	size_t klen;
+	int bad;
+	union {
+		const struct cf_meta *meta;
+		const struct cf_principal *principal;
+		const struct cf_conv *conv;
+		struct {
+			const uint8_t *conv_id;
+			const char *principal;  /* a name or CF_RECOVERY_NAME */
+		} wrap;
+		const struct cf_grant *grant;
+		const struct cf_blob_rec *blob;
+		struct {
+			const uint8_t *conv_id;
+			uint32_t seq;
+			const uint8_t *blob_id;
+		} convblob;
+		struct {
+			const uint8_t *tag;
+			const uint8_t *conv_id;
+		} tagged;
+		struct {
+			uint64_t seq;
+			const uint8_t *val;     /* opaque (fs/audit.c) */
+			size_t len;
+		} audit;
+		struct {
+			const uint8_t *conv_id;
+			uint32_t gen;
+			const uint8_t *pk;
+		} convkey;
+		const struct cf_policy *policy;
+	} u;
+};
+
+/*
+ * Walk every entry of sub-database db (NULL: of every sub-database, in the
+ * order of keystore.h's list, policy last), in key order, decoding each with
+ * the getters' own decoders, and call cb for each, bad or not: a bad entry
+ * is not reported here (the caller says what it makes of it) and does not
+ * stop the walk.  A non-zero return from cb stops the walk and is
+ * returned.  For `coffer verify`.  Returns 0, cb's value, or -errno (LMDB
+ * failures reported, as elsewhere).
+ */
+int cf_ks_check_walk(struct cf_txn *t, const char *db,
+    int (*cb)(const struct cf_ks_entry *e, void *arg), void *arg);
+
+/*
+ * Check the structure of data.mdb's current snapshot page by page, without
+ * LMDB (which trusts the file and may crash on a damaged page): page
+ * types, headers, node extents, child and overflow page numbers, tree
+ * depths and entry counts.  cf_ks_open already refuses (-EBADMSG) a
+ * keystore whose damage would make LMDB misbehave; this also finds what
+ * LMDB would ignore.  bad gets one line per finding.  For `coffer verify`.
+ * Returns the number of findings (0: sound), or -errno (reported).
+ */
+int cf_ks_check_pages(struct cf_ks *ks, void (*bad)(const char *what, void *arg), void *arg);
 
 #endif

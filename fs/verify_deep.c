@@ -15,7 +15,10 @@
  * the chain of lengths from it runs to the end of the segment (or into the
  * next hole).  Each run of failing chunks is one finding, told with the
  * readable messages either side of it.  Attachments are decrypted whole,
- * chunk by chunk, and named with the message that refers to them.
+ * chunk by chunk, and named with the message that refers to them.  With
+ * the ingest key (admins), each conversation's keystore record is also
+ * checked against its MAC (cf_chat_check_mac), which keyless verify
+ * cannot do.
  *
  * Plaintext (titles, names, message records) stays in memory that is wiped
  * before it is freed; report lines hold titles and attachment names and
@@ -73,6 +76,7 @@ struct deep_vec {
 
 struct deep_ctx {
 	struct cf_archive *a;
+	struct cf_session *s;
 	void (*report)(const char *line, void *arg);
 	void *arg;
 	struct cf_verify_deep_result *r;
@@ -737,6 +741,14 @@ deep_chat(struct deep_ctx *x, const struct cf_chat *c)
 	x->segs.n = 0;
 	deep_refs_clear(&x->refs);
 	x->r->conversations++;
+	/* with the ingest key (admins), the record's MAC: what keyless verify
+	 * cannot see (creation time, public key, title) */
+	rc = cf_chat_check_mac(x->a, x->s, c);
+	if (rc == -EBADMSG)
+		dreport(x, "its keystore record fails its integrity check (MAC under the "
+		    "ingest key): damaged or altered");
+	else if (rc != 0 && rc != -ENOKEY)
+		return rc;
 	if ((rc = cf_ks_begin(cf_archive_ks(x->a), 0, &t)) != 0)
 		return rc;
 	rc = cf_ks_conv_segments(t, c->id, deep_collect_seg, x);
@@ -756,7 +768,7 @@ cf_verify_deep(struct cf_archive *a, struct cf_session *s,
     void (*report)(const char *line, void *arg), void *arg, struct cf_verify_deep_result *r)
 {
 	struct deep_ctx x;
-	struct cf_chat_list l = { NULL, 0 };
+	struct cf_chat_list l = { .v = NULL };
 	struct cf_txn *t = NULL;
 	size_t i;
 	int rc;
@@ -764,6 +776,7 @@ cf_verify_deep(struct cf_archive *a, struct cf_session *s,
 	memset(r, 0, sizeof *r);
 	memset(&x, 0, sizeof x);
 	x.a = a;
+	x.s = s;
 	x.report = report;
 	x.arg = arg;
 	x.r = r;

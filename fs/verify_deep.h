@@ -37,7 +37,9 @@ struct cf_verify_deep_result {
  * side of a hole, or the segment's time span from its keystore summary.
  * Titles and attachment names are plaintext that the caller may print
  * only to whoever unlocked s; they may hold control characters.
- * A keystore whose conversation metadata does not open is a finding too.
+ * A keystore whose conversation metadata does not open is a finding too,
+ * and so, when s holds the ingest key (admins), is a conversation record
+ * whose MAC does not verify (cf_chat_check_mac).
  * Lower layers also report causes on stderr (cf_error).
  * Returns 0 when it could check (look at r->failed) or -errno.
  */

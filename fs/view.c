@@ -75,6 +75,7 @@ struct vnode {
 	char *text;                     /* VN_TEXT: size bytes */
 	uint8_t blob_id[CF_ID_BYTES];   /* VN_ATTACH */
 	_Atomic(void *) handle;         /* VN_ATTACH: set once (CAS), closed on free */
+	atomic_int read_audited;        /* files: the first read was audited */
 };
 
 struct vconv {
@@ -90,6 +91,8 @@ struct vconv {
 	atomic_int state;               /* 0, 1 built, < 0 failed; release/acquire */
 	atomic_size_t listed;           /* its position in the latest list, or
 	                                 * NOT_LISTED; written under lock */
+	_Atomic int64_t until;          /* the grant's end (Unix s), 0 = none;
+	                                 * updated by each refresh */
 	int purged;                     /* lock: content wiped (cf_view_reclaim) */
 	struct vnode *nodes;            /* valid once state == 1 */
 	size_t nnodes;
@@ -906,10 +909,13 @@ view_relist(struct cf_view *v, const struct cf_chat_list *l, int64_t now_ms,
 	 * inodes and built nodes included; any other entry gets a new one. */
 	for (j = 0; j < l->n; j++) {
 		pos = id_pos_find(cix, ncur, l->v[j].id);
-		if (pos != NOT_LISTED && conv_same(conv_at(v, pos), &l->v[j], names[j]))
+		if (pos != NOT_LISTED && conv_same(conv_at(v, pos), &l->v[j], names[j])) {
 			kids[j] = &conv_at(v, pos)->dir;
-		else
+			atomic_store_explicit(&conv_at(v, pos)->until, l->v[j].until,
+			    memory_order_relaxed);
+		} else {
 			nadd++;
+		}
 		if (l->v[j].last_ms != 0 && (!have_newest || l->v[j].last_ms > newest)) {
 			newest = l->v[j].last_ms;
 			have_newest = 1;
@@ -929,6 +935,7 @@ view_relist(struct cf_view *v, const struct cf_chat_list *l, int64_t now_ms,
 		atomic_init(&c->dir.handle, NULL);
 		atomic_init(&c->state, 0);
 		atomic_init(&c->listed, j);
+		atomic_init(&c->until, l->v[j].until);
 		memcpy(c->id, l->v[j].id, CF_ID_BYTES);
 		c->messages = l->v[j].messages;
 		c->first_ms = l->v[j].first_ms;
@@ -1346,6 +1353,74 @@ cf_view_attachment(const struct cf_view *v, uint64_t ino, size_t *conv,
 	memcpy(blob_id, n->blob_id, CF_ID_BYTES);
 	*size = n->size;
 	return 0;
+}
+
+int64_t
+cf_view_conv_until(const struct cf_view *v, size_t idx)
+{
+	if (idx >= av_count(&v->convs))
+		return 0;
+	return atomic_load_explicit(&conv_at((struct cf_view *)v, idx)->until,
+	    memory_order_relaxed);
+}
+
+/* A day transcript's name: "YYYY-MM-DD.txt". */
+static int
+is_day_name(const char *s)
+{
+	int i;
+
+	for (i = 0; i < 10; i++) {
+		if (i == 4 || i == 7) {
+			if (s[i] != '-')
+				return 0;
+		} else if (s[i] < '0' || s[i] > '9') {
+			return 0;
+		}
+	}
+	return strcmp(s + 10, ".txt") == 0;
+}
+
+int
+cf_view_file_ref(const struct cf_view *v, uint64_t ino, size_t *conv, char *buf, size_t n)
+{
+	const struct vnode *f;
+	char hex[2 * CF_ID_BYTES + 1];
+	int rc;
+
+	if ((rc = node_get(v, ino, &f)) != 0)
+		return rc;
+	if (f->kind == VN_DIR || f->conv == NO_CONV)
+		return -EISDIR;
+	*conv = f->conv;
+	if (f->kind == VN_ATTACH) {
+		cf_hex_encode(hex, f->blob_id, CF_ID_BYTES);
+		snprintf(buf, n, "attachment:%s", hex);
+	} else if (strcmp(f->name, INFO_NAME) == 0 || is_day_name(f->name)) {
+		snprintf(buf, n, "%s", f->name);
+	} else {
+		snprintf(buf, n, "file:%llu", (unsigned long long)f->ino);
+	}
+	return 0;
+}
+
+int
+cf_view_read_audited(const struct cf_view *v, uint64_t ino)
+{
+	const struct vnode *f;
+
+	if (node_get(v, ino, &f) != 0)
+		return 0;
+	return atomic_load_explicit(&f->read_audited, memory_order_acquire);
+}
+
+void
+cf_view_set_read_audited(const struct cf_view *v, uint64_t ino)
+{
+	const struct vnode *f;
+
+	if (node_get(v, ino, &f) == 0)
+		atomic_store_explicit((atomic_int *)&f->read_audited, 1, memory_order_release);
 }
 
 void *

@@ -210,6 +210,22 @@ int cf_view_attachment(const struct cf_view *v, uint64_t ino, size_t *conv,
 void *cf_view_handle_get(const struct cf_view *v, uint64_t ino);
 int cf_view_handle_set(struct cf_view *v, uint64_t ino, void *h);
 
+/* The end of the grant that lets the session read conversation idx (Unix
+ * seconds, as struct cf_chat's until at the latest listing), 0 for none. */
+int64_t cf_view_conv_until(const struct cf_view *v, size_t idx);
+/*
+ * What the audit log may say of file ino: "YYYY-MM-DD.txt", "info.txt" or
+ * "attachment:<blob id>" (never a title or an attachment's name), and the
+ * conversation it belongs to.  Returns 0, -EISDIR, -ENOENT or -EACCES.
+ */
+int cf_view_file_ref(const struct cf_view *v, uint64_t ino, size_t *conv, char *buf, size_t n);
+/* Whether the first read of file ino was audited, and marking it so.  A
+ * node is new after a refresh changed its conversation, so the first read
+ * of every file of a mount is audited once (two racing first reads may
+ * both be). */
+int cf_view_read_audited(const struct cf_view *v, uint64_t ino);
+void cf_view_set_read_audited(const struct cf_view *v, uint64_t ino);
+
 /* Number of inodes handed out so far (root and folders included). */
 uint64_t cf_view_ninodes(const struct cf_view *v);
 

@@ -51,6 +51,12 @@ int cmd_verify(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_recover(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_retention(int argc, char **argv);
+int cmd_hold(int argc, char **argv);
+int cmd_expire(int argc, char **argv);
+int cmd_shred(int argc, char **argv);
 
 /* The --help entry every command's option table ends with. */
 #define CLI_OPT_HELP { "help", no_argument, NULL, 'h' }

@@ -4,12 +4,14 @@
  *   ID  MESSAGES  FIRST  LAST  TITLE
  * ID is the conversation id in hex (what grant, revoke and the mount use),
  * times are UTC RFC 3339 ("-" for none).  The ingest identity may read
- * nothing and gets only the header line.
+ * nothing and gets only the header line.  The listing is audited; if the
+ * audit record cannot be written nothing is listed.
  */
 #include <inttypes.h>
 #include <stdio.h>
 
 #include "archive.h"
+#include "audit.h"
 #include "cli.h"
 #include "util.h"
 
@@ -24,7 +26,7 @@ cmd_chats(int argc, char **argv)
 	};
 	const char *pos[1], *as = NULL, *passfile = NULL;
 	char id[2 * CF_ID_BYTES + 1], first[32], last[32];
-	struct cf_chat_list l = { NULL, 0 };
+	struct cf_chat_list l = { .v = NULL };
 	struct cf_archive *a = NULL;
 	struct cf_session *s = NULL;
 	int c, npos = 0, rc, result = CMD_ERROR;
@@ -58,10 +60,18 @@ cmd_chats(int argc, char **argv)
 	if ((rc = cli_check_name("chats", "--as", as)) != CMD_OK)
 		return rc;
 
-	if (cli_open_session(pos[0], CF_KS_RDONLY, as, passfile, &a, &s) < 0)
+	/* read-write: the listing (it decrypts titles) is audited */
+	if (cli_open_session(pos[0], 0, as, passfile, &a, &s) < 0)
 		return CMD_ERROR;
 	if (cf_chats_list(a, s, &l) < 0)
 		goto out;
+	{
+		char detail[64];
+
+		snprintf(detail, sizeof detail, "conversations=%zu", l.n);
+		if (cf_audit_log(cf_archive_ks(a), as, "chats", NULL, CF_AUDIT_OK, detail) < 0)
+			goto out;
+	}
 	printf("ID\tMESSAGES\tFIRST\tLAST\tTITLE\n");
 	for (i = 0; i < l.n; i++) {
 		cf_hex_encode(id, l.v[i].id, CF_ID_BYTES);

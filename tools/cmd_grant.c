@@ -22,7 +22,7 @@ static int
 resolve_chat(struct cf_archive *a, struct cf_session *s, const char *arg,
     uint8_t id[CF_ID_BYTES], char hex[2 * CF_ID_BYTES + 1])
 {
-	struct cf_chat_list l = { NULL, 0 };
+	struct cf_chat_list l = { .v = NULL };
 	int i, rc;
 
 	rc = cf_chats_list(a, s, &l);

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "archive.h"
+#include "audit.h"
 #include "cli.h"
 #include "cofferfs.h"
 #include "mnt.h"
@@ -112,13 +113,16 @@ cmd_mount(int argc, char **argv)
 	o.fuse_opts = rest;
 	result = CMD_ERROR;
 
-	if (cli_open_session(pos[0], CF_KS_RDONLY, as, passfile, &a, &s) < 0)
+	/* read-write: the daemon appends audit records */
+	if (cli_open_session(pos[0], 0, as, passfile, &a, &s) < 0)
 		goto out;
 	/* Ingest holds no conversation key: say so instead of mounting an
 	 * empty tree. */
 	if (cf_session_role(s) == CF_ROLE_INGEST) {
 		cf_error("%s: %s is an ingest identity: it can add messages but not read them, "
 		    "so there is nothing to mount", pos[0], as);
+		(void)cf_audit_log(cf_archive_ks(a), as, "mount", NULL, CF_AUDIT_DENIED,
+		    "ingest identity");
 		cli_close_session(a, s);
 		goto out;
 	}

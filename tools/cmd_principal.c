@@ -1,5 +1,9 @@
 /*
- * cmd_principal.c - `coffer principal add` and `coffer principal list`.
+ * cmd_principal.c - `coffer principal add|list|disable|enable`.
+ *
+ * disable blocks a principal everywhere (unlock, mount, import, grants)
+ * without deleting anything: its history, keys and grants stay, and enable
+ * lets it back in.  Both are admin actions and audited.
  *
  * add unlocks the admin first, so that a wrong admin passphrase fails
  * before the new principal's passphrase is asked for.  list needs no key:
@@ -143,11 +147,65 @@ principal_list(int argc, char **argv)
 	return rc < 0 ? CMD_ERROR : CMD_OK;
 }
 
+/* `coffer principal disable|enable ARCHIVE NAME --as ADMIN` */
+static int
+principal_disable(int argc, char **argv, const char *cmd, int disabled)
+{
+	static const struct option opts[] = {
+		{ "as", required_argument, NULL, 'a' },
+		{ "passphrase-file", required_argument, NULL, 'p' },
+		CLI_OPT_HELP,
+		CLI_OPT_END,
+	};
+	const char *pos[2], *as = NULL, *passfile = NULL;
+	struct cf_archive *a = NULL;
+	struct cf_session *s = NULL;
+	int c, npos = 0, rc, result = CMD_ERROR;
+
+	cli_getopt_reset();
+	while ((c = getopt_long(argc, argv, "-h", opts, NULL)) != -1) {
+		switch (c) {
+		case 1:
+			if ((rc = cli_positional(cmd, pos, &npos, 2, optarg)) != CMD_OK)
+				return rc;
+			break;
+		case 'a':
+			as = optarg;
+			break;
+		case 'p':
+			passfile = optarg;
+			break;
+		case 'h':
+			return CMD_HELP;
+		default:
+			return CMD_USAGE;
+		}
+	}
+	if ((rc = cli_rest(cmd, pos, &npos, 2, argc, argv)) != CMD_OK)
+		return rc;
+	if (npos != 2)
+		return cli_usage_error(cmd, "missing %s", npos == 0 ? "ARCHIVE" : "NAME");
+	if (as == NULL)
+		return cli_usage_error(cmd, "missing --as ADMIN");
+	if ((rc = cli_check_name(cmd, "NAME", pos[1])) != CMD_OK ||
+	    (rc = cli_check_name(cmd, "--as", as)) != CMD_OK)
+		return rc;
+	if (cli_open_session(pos[0], 0, as, passfile, &a, &s) < 0)
+		return CMD_ERROR;
+	if (cf_principal_set_disabled(a, s, pos[1], disabled) == 0) {
+		printf("%s: %s\n", pos[1], disabled ? "disabled" : "enabled");
+		result = CMD_OK;
+	}
+	cli_close_session(a, s);
+	return result;
+}
+
 int
 cmd_principal(int argc, char **argv)
 {
 	if (argc < 2)
-		return cli_usage_error("principal", "missing subcommand (add or list)");
+		return cli_usage_error("principal", "missing subcommand (add, list, disable or "
+		    "enable)");
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
 		return CMD_HELP;
 	/* The subcommand's argv[0] names it in getopt's messages. */
@@ -163,5 +221,18 @@ cmd_principal(int argc, char **argv)
 		argv[1] = name;
 		return principal_list(argc - 1, argv + 1);
 	}
-	return cli_usage_error("principal", "unknown subcommand '%s' (add or list)", argv[1]);
+	if (strcmp(argv[1], "disable") == 0) {
+		static char name[] = "coffer principal disable";
+
+		argv[1] = name;
+		return principal_disable(argc - 1, argv + 1, "principal disable", 1);
+	}
+	if (strcmp(argv[1], "enable") == 0) {
+		static char name[] = "coffer principal enable";
+
+		argv[1] = name;
+		return principal_disable(argc - 1, argv + 1, "principal enable", 0);
+	}
+	return cli_usage_error("principal", "unknown subcommand '%s' (add, list, disable or "
+	    "enable)", argv[1]);
 }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "archive.h"
+#include "audit.h"
 #include "cli.h"
 #include "util.h"
 #include "verify_deep.h"
@@ -84,10 +85,11 @@ cmd_verify(int argc, char **argv)
 	if (as != NULL && (rc = cli_check_name("verify", "--as", as)) != CMD_OK)
 		return rc;
 
+	/* read-write: the check and its result are audited */
 	if (deep) {
-		if (cli_open_session(pos[0], CF_KS_RDONLY, as, passfile, &a, &s) < 0)
+		if (cli_open_session(pos[0], 0, as, passfile, &a, &s) < 0)
 			return CMD_ERROR;
-	} else if (cf_archive_open(&a, pos[0], CF_KS_RDONLY) < 0) {
+	} else if (cf_archive_open(&a, pos[0], 0) < 0) {
 		return CMD_ERROR;
 	}
 	if (cf_verify(a, print_finding, NULL, &r) < 0)
@@ -105,6 +107,16 @@ cmd_verify(int argc, char **argv)
 		    dr.conversations, dr.segments, dr.messages, dr.attachments, as, dr.failed);
 		if (dr.failed > 0)
 			result = CMD_FOUND;
+	}
+	{
+		char detail[200];
+
+		snprintf(detail, sizeof detail, "blobs=%" PRIu64 " damaged=%" PRIu64
+		    " unreferenced=%" PRIu64 "%s", r.blobs_checked, r.damaged, r.unreferenced,
+		    deep ? (dr.failed > 0 ? " deep=failed" : " deep=ok") : "");
+		if (cf_audit_log(cf_archive_ks(a), deep ? as : NULL, deep ? "verify-deep" : "verify",
+		    NULL, result == CMD_OK ? CF_AUDIT_OK : CF_AUDIT_FAILED, detail) < 0)
+			result = CMD_ERROR;
 	}
 out:
 	cli_close_session(a, s);

@@ -27,10 +27,11 @@ static const struct cmd commands[] = {
 	{ "init", "create an archive, its first admin and its recovery key",
 	  "coffer init ARCHIVE --admin NAME [--recovery-key-file F] [--new-passphrase-file F]",
 	  cmd_init },
-	{ "principal", "add a principal (admin, reviewer or ingest) or list them",
+	{ "principal", "add, list, disable or enable principals (admin, reviewer, ingest)",
 	  "coffer principal add ARCHIVE NAME --role admin|reviewer|ingest --as ADMIN "
 	  "[--passphrase-file F] [--new-passphrase-file F]\n"
-	  "coffer principal list ARCHIVE",
+	  "coffer principal list ARCHIVE\n"
+	  "coffer principal disable|enable ARCHIVE NAME --as ADMIN [--passphrase-file F]",
 	  cmd_principal },
 	{ "import", "import chat exports (ingest can write but not read)",
 	  "coffer import ARCHIVE --as INGEST [--format jsonl|whatsapp|telegram|signal|slack] "
@@ -54,6 +55,32 @@ static const struct cmd commands[] = {
 	{ "verify", "check every blob of an archive without any key (--deep: decrypt too)",
 	  "coffer verify ARCHIVE [--deep --as NAME [--passphrase-file F]]",
 	  cmd_verify },
+	{ "audit", "check, show or export the tamper-evident audit log",
+	  "coffer audit ARCHIVE verify [--head SEQ:HASH]\n"
+	  "coffer audit ARCHIVE show [--since T] [--principal P] [--as ADMIN [--passphrase-file F]]\n"
+	  "coffer audit ARCHIVE export [-o FILE]\n"
+	  "coffer audit ARCHIVE head",
+	  cmd_audit },
+	{ "export", "write conversations as RSMF, EML or JSONL with a SHA-256 manifest (audited)",
+	  "coffer export ARCHIVE (CHAT | --all) --as NAME --format rsmf|eml|jsonl -o DIR "
+	  "[--from T --to T] [--passphrase-file F]",
+	  cmd_export },
+	{ "retention", "set how long conversations are kept after their last message",
+	  "coffer retention ARCHIVE (CHAT | --default) (--keep DURATION | --remove) --as ADMIN "
+	  "[--passphrase-file F]\n"
+	  "coffer retention ARCHIVE --list --as ADMIN [--passphrase-file F]",
+	  cmd_retention },
+	{ "hold", "place or lift a legal hold, which keeps a conversation from being shredded",
+	  "coffer hold ARCHIVE CHAT (--add --reason TEXT | --remove [--reason TEXT]) --as ADMIN "
+	  "[--passphrase-file F]\n"
+	  "coffer hold ARCHIVE --list --as ADMIN [--passphrase-file F]",
+	  cmd_hold },
+	{ "expire", "list (--dry-run) or shred what is past retention and not on hold",
+	  "coffer expire ARCHIVE --as ADMIN [--dry-run] [--passphrase-file F]",
+	  cmd_expire },
+	{ "shred", "destroy a conversation: every wrapped copy of its key, then its files",
+	  "coffer shred ARCHIVE CHAT --as ADMIN [--passphrase-file F]",
+	  cmd_shred },
 	{ "backup", "copy a live archive consistently: keystore snapshot, then its blobs",
 	  "coffer backup ARCHIVE DEST [--link]",
 	  cmd_backup },

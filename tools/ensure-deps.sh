@@ -2,7 +2,7 @@
 # Install the Debian packages Coffer needs, if any is missing (as root, or
 # through sudo).  Used by `make demo` and `make check` so that a newcomer's
 # first command works on a fresh Debian 12 machine.
-pkgs="build-essential pkg-config libfuse3-dev fuse3 libsodium-dev liblmdb-dev lmdb-utils libjansson-dev libzip-dev zip unzip rsync restic borgbackup valgrind procps"
+pkgs="build-essential pkg-config libfuse3-dev fuse3 libsodium-dev liblmdb-dev lmdb-utils libjansson-dev libzip-dev zip unzip rsync restic borgbackup valgrind procps python3-jsonschema"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -30,13 +30,19 @@ for f in "$out"/fuzz_*; do
 		done
 	done
 	echo "fuzz: $name for ${secs}s ($(ls "$work" | wc -l) inputs in its corpus)"
-	if ! "$f" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 \
+	# /usr/bin/time (Debian package time) records the CPU seconds the fuzzer really had:
+	# -max_total_time is wall time, and on a busy machine the two differ.
+	timer=""
+	[ -x /usr/bin/time ] && timer="/usr/bin/time -o $out/$name.cpu -f %U+%S"
+	if ! $timer "$f" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 \
 	    -artifact_prefix="$out/crashes/$name-" -print_final_stats=1 "$work" \
 	    >"$out/$name.log" 2>&1; then
 		echo "fuzz: $name FAILED, see $out/$name.log"; tail -30 "$out/$name.log"
 		status=1
 	else
-		grep -E "^stat::number_of_executed_units|^Done" "$out/$name.log" | tr '\n' ' '; echo
+		grep -E "^stat::number_of_executed_units|^Done" "$out/$name.log" | tr '\n' ' '
+		[ -s "$out/$name.cpu" ] && printf 'cpu_seconds: %s' "$(tail -1 "$out/$name.cpu" | awk -F+ '{print $1+$2}')"
+		echo
 	fi
 done
 exit $status

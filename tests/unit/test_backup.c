@@ -201,7 +201,7 @@ main(void)
 	struct cf_backup_stats st;
 	struct cf_verify_result vr;
 	struct cf_verify_deep_result dr;
-	struct cf_chat_list l = { NULL, 0 }, bl = { NULL, 0 };
+	struct cf_chat_list l = { .v = NULL }, bl = { .v = NULL };
 	struct cf_chat_content cc;
 	struct cf_txn *t;
 	struct lines out;

@@ -521,6 +521,55 @@ test_failed_writes(void)
 	cf_log_quiet(0);
 }
 
+/*
+ * Found by tests/fuzz/fuzz_blob.c: a blob of plaintext size 0 has nothing
+ * to read, so no chunk used to be checked and its header went unchecked.
+ * A genuine blob with its size field set to 0 and its file cut to
+ * 160 + 16 bytes then opened and read as an empty blob, and an empty
+ * blob's final chunk could be anything.
+ */
+static void
+test_empty_rewrite(void)
+{
+	static const uint8_t zero8[8];
+	uint8_t data[777];
+	struct cf_blob_info info, empty;
+	struct cf_blob_reader *r = NULL;
+	char path[700];
+	int fd;
+
+	cf_random(data, sizeof data);
+	write_blob(data, sizeof data, CF_BLOB_SEGMENT, &info);
+	blob_file(path, sizeof path, info.id);
+	fd = open(path, O_WRONLY);
+	REQUIRE(fd >= 0);
+	CHECK(pwrite(fd, zero8, sizeof zero8, 144) == (ssize_t)sizeof zero8);
+	close(fd);
+	CHECK(truncate(path, (off_t)cf_blob_file_size(0)) == 0);
+	cf_log_quiet(1);
+	CHECK_RC(open_and_read(info.id, CF_BLOB_SEGMENT, &conv), -EBADMSG);
+	cf_log_quiet(0);
+
+	/* a genuine empty blob opens and reads empty; with its one chunk's
+	 * tag changed, or expected as the other kind, it does not open */
+	write_blob(data, 0, CF_BLOB_ATTACHMENT, &empty);
+	CHECK_RC(open_and_read(empty.id, CF_BLOB_ATTACHMENT, &conv), 0);
+	blob_file(path, sizeof path, empty.id);
+	flip(path, CF_BLOB_HDR_BYTES + 3);
+	cf_log_quiet(1);
+	CHECK_RC(cf_blob_open(&r, archive, aid, cid, empty.id, CF_BLOB_ATTACHMENT, &conv),
+	    -EBADMSG);
+	CHECK(r == NULL);
+	cf_blob_close(r);
+	r = NULL;
+	flip(path, CF_BLOB_HDR_BYTES + 3);
+	flip(path, 9);                  /* kind 2 -> 0x22 */
+	CHECK_RC(open_and_read(empty.id, 0x22, &conv), -EBADMSG);
+	cf_log_quiet(0);
+	flip(path, 9);
+	CHECK_RC(open_and_read(empty.id, CF_BLOB_ATTACHMENT, &conv), 0);
+}
+
 int
 main(void)
 {
@@ -542,6 +591,7 @@ main(void)
 	test_threads();
 	test_tampering();
 	test_failed_writes();
+	test_empty_rewrite();
 
 	cf_keypair_clear(&conv);
 	cf_keypair_clear(&other);

@@ -713,6 +713,120 @@ test_corrupt(void)
 	CHECK(ks == NULL);
 }
 
+/* Room for any raw value or key the value-check test reads. */
+#define KS_TEST_VAL_MAX 8192
+#define KS_TEST_KEY_MAX 128
+
+/* ---- cf_ks_value_check: the decoders over raw values ------------------ */
+
+/* Read one raw value out of a sub-database into buf (cap bytes). */
+static size_t
+raw_get(const char *archive, const char *db, const void *k, size_t klen, uint8_t *buf,
+    size_t cap)
+{
+	char path[PATH_MAX + 16];
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi dbi;
+	MDB_val key = { klen, (void *)k }, val;
+	size_t n;
+
+	snprintf(path, sizeof path, "%s/keystore", archive);
+	REQUIRE(mdb_env_create(&env) == 0);
+	REQUIRE(mdb_env_set_maxdbs(env, 16) == 0);
+	REQUIRE(mdb_env_open(env, path, MDB_RDONLY, 0600) == 0);
+	REQUIRE(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0);
+	REQUIRE(mdb_dbi_open(txn, db, 0, &dbi) == 0);
+	REQUIRE(mdb_get(txn, dbi, &key, &val) == 0);
+	REQUIRE(val.mv_size <= cap);
+	memcpy(buf, val.mv_data, val.mv_size);
+	n = val.mv_size;
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return n;
+}
+
+/* One genuine value: accepted with and without its key, refused when it is
+ * cut short, extended, of another layout version or under another key.
+ * key_checked: 0 the key is ignored, 1 the value must agree with it, 2 only
+ * its length is checked (convblobs). */
+static void
+value_check_one(const char *db, const void *k, size_t klen, int key_checked)
+{
+	uint8_t val[KS_TEST_VAL_MAX + 1], other[KS_TEST_KEY_MAX];
+	size_t n = raw_get(arch, db, k, klen, val, sizeof val - 1);
+
+	CHECK_RC(cf_ks_value_check(db, k, klen, val, n), 0);
+	CHECK_RC(cf_ks_value_check(db, NULL, 0, val, n), 0);
+	CHECK_RC(cf_ks_value_check(db, k, klen, val, n - 1), -EBADMSG);
+	CHECK_RC(cf_ks_value_check(db, k, klen, val, 1), -EBADMSG);
+	CHECK_RC(cf_ks_value_check(db, k, klen, val, 0), -EBADMSG);
+	CHECK_RC(cf_ks_value_check(db, NULL, 0, NULL, 0), -EBADMSG);
+	val[n] = 0;
+	CHECK_RC(cf_ks_value_check(db, k, klen, val, n + 1), -EBADMSG);
+	val[0] = 2;
+	CHECK_RC(cf_ks_value_check(db, k, klen, val, n), -EBADMSG);
+	val[0] = 0;
+	CHECK_RC(cf_ks_value_check(db, k, klen, val, n), -EBADMSG);
+	val[0] = 1;
+	CHECK_RC(cf_ks_value_check(db, k, klen, val, n), 0);
+	/* the same value under a key that differs in its last byte */
+	REQUIRE(klen <= sizeof other);
+	memcpy(other, k, klen);
+	other[klen - 1] ^= 1;
+	CHECK_RC(cf_ks_value_check(db, other, klen, val, n), key_checked == 1 ? -EBADMSG : 0);
+	CHECK_RC(cf_ks_value_check(db, k, klen - 1, val, n), key_checked ? -EBADMSG : 0);
+}
+
+static void
+test_value_check(void)
+{
+	uint8_t wkey[CF_ID_BYTES + 5], gkey[4 + CF_ID_BYTES], ckey[CF_ID_BYTES + 4];
+	uint8_t val[KS_TEST_VAL_MAX];
+	size_t n;
+
+	memcpy(wkey, conv1.id, CF_ID_BYTES);
+	memcpy(wkey + CF_ID_BYTES, "alice", 5);
+	memcpy(gkey, "bob", 4);                   /* with its NUL */
+	memcpy(gkey + 4, conv1.id, CF_ID_BYTES);
+	memcpy(ckey, conv1.id, CF_ID_BYTES);
+	ckey[CF_ID_BYTES] = 0;
+	ckey[CF_ID_BYTES + 1] = 0;
+	ckey[CF_ID_BYTES + 2] = 300 >> 8;
+	ckey[CF_ID_BYTES + 3] = 300 & 0xff;
+
+	value_check_one("meta", "archive", 7, 0);
+	value_check_one("principals", "alice", 5, 1);
+	value_check_one("principals", p_long.name, CF_NAME_MAX, 1);
+	value_check_one("convs", conv1.id, CF_ID_BYTES, 1);     /* full metadata */
+	value_check_one("convs", conv2.id, CF_ID_BYTES, 1);     /* none */
+	value_check_one("wraps", wkey, sizeof wkey, 0);
+	value_check_one("grants", gkey, sizeof gkey, 1);
+	value_check_one("blobs", segs[0].id, CF_ID_BYTES, 1);   /* full summary */
+	value_check_one("blobs", attach.id, CF_ID_BYTES, 1);
+	value_check_one("convblobs", ckey, sizeof ckey, 2);
+	value_check_one("chatmap", tag1, CF_HASH_BYTES, 0);
+	value_check_one("dedup", tag2, CF_HASH_BYTES, 0);
+
+	/* lengths past their field's capacity, enum bytes out of range */
+	n = raw_get(arch, "principals", "alice", 5, val, sizeof val);
+	val[1] = CF_NAME_MAX + 1;
+	CHECK_RC(cf_ks_value_check("principals", NULL, 0, val, n), -EBADMSG);
+	n = raw_get(arch, "principals", "alice", 5, val, sizeof val);
+	val[3 + 5] = CF_ROLE_INGEST + 1;
+	CHECK_RC(cf_ks_value_check("principals", NULL, 0, val, n), -EBADMSG);
+	n = raw_get(arch, "blobs", attach.id, CF_ID_BYTES, val, sizeof val);
+	val[33] = 3;
+	CHECK_RC(cf_ks_value_check("blobs", NULL, 0, val, n), -EBADMSG);
+	n = raw_get(arch, "convs", conv2.id, CF_ID_BYTES, val, sizeof val);
+	val[61] = 1;                              /* metadata length 1, none there */
+	CHECK_RC(cf_ks_value_check("convs", NULL, 0, val, n), -EBADMSG);
+
+	/* not a sub-database */
+	CHECK_RC(cf_ks_value_check("nope", NULL, 0, val, n), -EINVAL);
+	CHECK_RC(cf_ks_value_check(NULL, NULL, 0, val, n), -EINVAL);
+}
+
 int
 main(void)
 {
@@ -742,6 +856,7 @@ main(void)
 	test_readonly();
 	test_backup();
 	test_corrupt();
+	test_value_check();
 
 	rm_tree(tmpdir);
 	return CHECK_DONE("test_keystore");

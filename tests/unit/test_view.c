@@ -135,7 +135,7 @@ static void
 test_root_names(void)
 {
 	struct cf_chat chats[8];
-	struct cf_chat_list l = { chats, 8 };
+	struct cf_chat_list l = { .v = chats, .n = 8 };
 	struct cf_view *v = NULL;
 	struct cf_view_attr a;
 	const char *name;
@@ -232,7 +232,7 @@ static void
 test_days(void)
 {
 	struct cf_chat chat;
-	struct cf_chat_list l = { &chat, 1 };
+	struct cf_chat_list l = { .v = &chat, .n = 1 };
 	struct cf_msg m[4];
 	struct cf_chat_content cc = { m, 4, NULL, 0 };
 	struct cf_view *v = NULL;
@@ -309,7 +309,7 @@ static void
 test_attachments(void)
 {
 	struct cf_chat chat;
-	struct cf_chat_list l = { &chat, 1 };
+	struct cf_chat_list l = { .v = &chat, .n = 1 };
 	struct cf_attach att_a[3], att_b[1], att_c[2], att_d[1];
 	struct cf_msg m[4];
 	struct cf_chat_content cc = { m, 4, NULL, 0 };
@@ -433,7 +433,7 @@ static void
 test_attachment_clash(void)
 {
 	struct cf_chat chat;
-	struct cf_chat_list l = { &chat, 1 };
+	struct cf_chat_list l = { .v = &chat, .n = 1 };
 	struct cf_attach att[3];
 	struct cf_msg m[2];
 	struct cf_chat_content cc = { m, 2, NULL, 0 };
@@ -469,7 +469,7 @@ static void
 test_info(void)
 {
 	struct cf_chat chats[2];
-	struct cf_chat_list l = { chats, 2 };
+	struct cf_chat_list l = { .v = chats, .n = 2 };
 	struct cf_seghdr hdrs[2];
 	struct cf_attach att[1];
 	struct cf_msg m[4];
@@ -572,7 +572,7 @@ static void
 test_inodes(void)
 {
 	struct cf_chat chats[3];
-	struct cf_chat_list l = { chats, 3 };
+	struct cf_chat_list l = { .v = chats, .n = 3 };
 	struct cf_attach att[2];
 	struct cf_msg m0[4], m1[2];
 	struct cf_chat_content cc0 = { m0, 4, NULL, 0 }, cc1 = { m1, 2, NULL, 0 };
@@ -683,7 +683,7 @@ static void
 test_race(void)
 {
 	struct cf_chat chat;
-	struct cf_chat_list l = { &chat, 1 };
+	struct cf_chat_list l = { .v = &chat, .n = 1 };
 	struct cf_msg m[4];
 	struct cf_chat_content cc = { m, 4, NULL, 0 };
 	struct cf_view *v = NULL;
@@ -712,7 +712,7 @@ static void
 test_extra_render(void)
 {
 	struct cf_chat chat;
-	struct cf_chat_list l = { &chat, 1 };
+	struct cf_chat_list l = { .v = &chat, .n = 1 };
 	struct cf_msg m[4];
 	struct cf_chat_content cc = { m, 4, NULL, 0 };
 	struct cf_view *v = NULL;
@@ -771,8 +771,9 @@ static void
 test_refresh(void)
 {
 	struct cf_chat l1v[2], l2v[3], l3v[2], l4v[2];
-	struct cf_chat_list l1 = { l1v, 2 }, l2 = { l2v, 3 }, l3 = { l3v, 2 }, l4 = { l4v, 2 };
-	struct cf_chat_list none = { NULL, 0 };
+	struct cf_chat_list l1 = { .v = l1v, .n = 2 }, l2 = { .v = l2v, .n = 3 };
+	struct cf_chat_list l3 = { .v = l3v, .n = 2 }, l4 = { .v = l4v, .n = 2 };
+	struct cf_chat_list none = { .v = NULL, .n = 0 };
 	struct cf_attach att[1];
 	struct cf_msg ma[2], mb[1], mb2[2];
 	struct cf_chat_content cca = { ma, 2, NULL, 0 }, ccb = { mb, 1, NULL, 0 };
@@ -958,8 +959,8 @@ test_refresh_many(void)
 		if (i < N1)
 			c1[i] = c2[i];
 	}
-	l1 = (struct cf_chat_list){ c1, N1 };
-	l2 = (struct cf_chat_list){ c2, N2 };
+	l1 = (struct cf_chat_list){ .v = c1, .n = N1 };
+	l2 = (struct cf_chat_list){ .v = c2, .n = N2 };
 	REQUIRE(cf_view_new(&v, &l1, NULL, 0, NULL) == 0);
 	for (i = 0; i < N1; i += 3)
 		CHECK_RC(cf_view_conv_build(v, i, &c1[i], &cc), 0);
@@ -1044,7 +1045,7 @@ static void
 test_refresh_race(void)
 {
 	struct cf_chat both[2], one[1];
-	struct cf_chat_list lb = { both, 2 }, lo = { one, 1 };
+	struct cf_chat_list lb = { .v = both, .n = 2 }, lo = { .v = one, .n = 1 };
 	struct cf_msg m[1];
 	struct cf_chat_content cc = { m, 1, NULL, 0 };
 	struct refresher r;
