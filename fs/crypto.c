@@ -246,7 +246,10 @@ pw_derive(uint8_t **key, const char *pass, size_t passlen, const struct cf_kdf *
 	uint8_t *dk;
 
 	*key = NULL;
-	if (k->opslimit < crypto_pwhash_OPSLIMIT_MIN || k->opslimit > crypto_pwhash_OPSLIMIT_MAX ||
+	/* Upper bounds: what Coffer writes at most (SENSITIVE).  A damaged
+	 * or hostile opslimit below OPSLIMIT_MAX would still run for hours. */
+	if (k->opslimit < crypto_pwhash_OPSLIMIT_MIN ||
+	    k->opslimit > crypto_pwhash_OPSLIMIT_SENSITIVE ||
 	    k->memlimit < crypto_pwhash_MEMLIMIT_MIN ||
 	    k->memlimit > crypto_pwhash_MEMLIMIT_SENSITIVE ||
 	    passlen > crypto_pwhash_PASSWD_MAX) {

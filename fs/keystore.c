@@ -1784,30 +1784,6 @@ cf_ks_convkey_foreach(struct cf_txn *t, const uint8_t conv_id[CF_ID_BYTES],
 	return ks_walk(t, KS_CONVKEYS, conv_id, CF_ID_BYTES, convkey_step, &e);
 }
 
-int
-cf_ks_convkey_del_all(struct cf_txn *t, const uint8_t conv_id[CF_ID_BYTES])
-{
-	MDB_cursor *cur = NULL;
-	MDB_val k = { CF_ID_BYTES, (void *)conv_id }, v;
-	int rc;
-
-	rc = mdb_cursor_open(t->txn, t->ks->dbi[KS_CONVKEYS], &cur);
-	if (rc != 0)
-		return ks_fail(t->ks, rc);
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) {
-		if (k.mv_size < CF_ID_BYTES || memcmp(k.mv_data, conv_id, CF_ID_BYTES) != 0)
-			break;
-		if ((rc = mdb_cursor_del(cur, 0)) != 0)
-			break;
-		k.mv_size = CF_ID_BYTES;
-		k.mv_data = (void *)conv_id;
-	}
-	rc = rc == 0 || rc == MDB_NOTFOUND ? 0 : ks_fail(t->ks, rc);
-	mdb_cursor_close(cur);
-	return rc;
-}
-
 /* ---- every wrapped key of one conversation --------------------------- */
 
 struct ks_wrap_each {

@@ -213,15 +213,14 @@ int cf_ks_value_check(const char *db, const void *key, size_t klen, const void *
  * g + 1's public key, so that whoever holds the current key can open every
  * earlier one, and nobody holding only an earlier one can open a later one.
  * put fails with -EEXIST when gen exists.  foreach walks one conversation
- * in increasing generation order.  del_all removes a conversation's (for
- * shredding).
+ * in increasing generation order.  cf_ks_convs_destroy removes them with
+ * the conversation (shredding).
  */
 int cf_ks_convkey_put(struct cf_txn *t, const uint8_t conv_id[CF_ID_BYTES], uint32_t gen,
     const uint8_t pk[CF_PK_BYTES], const uint8_t sealed[CF_SEALED_KEY_BYTES]);
 int cf_ks_convkey_foreach(struct cf_txn *t, const uint8_t conv_id[CF_ID_BYTES],
     int (*cb)(uint32_t gen, const uint8_t pk[CF_PK_BYTES],
     const uint8_t sealed[CF_SEALED_KEY_BYTES], void *arg), void *arg);
-int cf_ks_convkey_del_all(struct cf_txn *t, const uint8_t conv_id[CF_ID_BYTES]);
 /* Every wrapped key of one conversation, in principal name order
  * (CF_RECOVERY_NAME included). */
 int cf_ks_wrap_foreach(struct cf_txn *t, const uint8_t conv_id[CF_ID_BYTES],

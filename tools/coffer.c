@@ -44,7 +44,7 @@ static const struct cmd commands[] = {
 	  "coffer grant ARCHIVE (CHAT | --all) --to NAME --as ADMIN [--from DATE] "
 	  "[--until DATE] [--reason TEXT] [--passphrase-file F]",
 	  cmd_grant },
-	{ "revoke", "take a grant back, with the keys it gave",
+	{ "revoke", "take a grant back with the keys it gave, and rotate the conversation key",
 	  "coffer revoke ARCHIVE (CHAT | --all) --from NAME --as ADMIN [--passphrase-file F]",
 	  cmd_revoke },
 	{ "mount", "show the conversations a principal may read as a read-only file system",

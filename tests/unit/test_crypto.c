@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "check.h"
 #include "crypto.h"
 #include "util.h"
@@ -224,6 +226,11 @@ test_pw(void)
 	CHECK_RC(cf_pw_unwrap(out, w1, pass, strlen(pass), &k2, ad, sizeof ad), -EINVAL);
 	k2 = k;
 	k2.opslimit = 0;
+	CHECK_RC(cf_pw_unwrap(out, w1, pass, strlen(pass), &k2, ad, sizeof ad), -EINVAL);
+	/* legal for libsodium but far above anything Coffer writes: hours of
+	 * work before "wrong passphrase" (found by t51's bit flips) */
+	k2 = k;
+	k2.opslimit = crypto_pwhash_OPSLIMIT_SENSITIVE + 1;
 	CHECK_RC(cf_pw_unwrap(out, w1, pass, strlen(pass), &k2, ad, sizeof ad), -EINVAL);
 	cf_log_quiet(0);
 	CHECK_RC(cf_pw_unwrap(out, w1, pass, strlen(pass), &k, ad, sizeof ad), 0);
