@@ -4,7 +4,8 @@
 
 ok "$COFFER" --help
 cp "$T/out" "$T/help"
-for c in init principal import chats grant revoke mount verify gc recover; do
+for c in init principal import chats grant revoke mount verify audit export retention hold \
+    expire shred backup gc recover; do
 	grep -q "^ *$c " "$T/help" || fail "coffer --help does not list $c"
 	ok "$COFFER" "$c" --help
 	grep -qi "usage" "$T/out" || fail "coffer $c --help prints no usage"
