@@ -29,10 +29,18 @@
  * user.coffer.refresh on its root (mnt.h) so that a client can find it
  * and wait for the refresh it asked for.
  *
- * Limits: grants are checked when the mount starts, at each refresh, and
- * when a conversation is first opened; between refreshes a conversation
- * already open stays readable.  Conversations imported after the mount
- * appear at the next refresh or mount.
+ * Policy: grants are checked when the mount starts, at each refresh and
+ * when a conversation is first opened; the end of a grant is checked on
+ * every lookup, listing and read, and the refresher wakes at the earliest
+ * end to drop the conversation and its cached pages.  A principal
+ * disabled, or a grant revoked, while mounted takes effect at the next
+ * refresh.  Conversations imported after the mount appear at the next
+ * refresh or mount.
+ *
+ * Audit (audit.h): the mount, the first read of each file, refusals and
+ * damaged blobs are recorded; a read whose record cannot be written is
+ * refused with EACCES (fail closed).  Records are written under
+ * audit_lock, never under arch_lock.
  */
 #define FUSE_USE_VERSION 35
 

@@ -75,6 +75,8 @@ main(int argc, char **argv)
 
 	cf_set_progname("cofferfs");
 	memset(&o, 0, sizeof(o));
+	if (cf_args_refuse_secrets(argc, argv) != 0)
+		return EXIT_TROUBLE;
 	while ((c = getopt_long(argc, argv, "hfdo:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'a':

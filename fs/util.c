@@ -663,3 +663,35 @@ cf_name_valid(const char *name)
 	}
 	return 0;
 }
+
+/* 1 when the name part of option arg (before '=') is a proper prefix of
+ * full, at least "--" and one more character. */
+static int
+abbreviates(const char *arg, const char *full)
+{
+	size_t n = strcspn(arg, "=");
+
+	return n > 2 && n < strlen(full) && strncmp(arg, full, n) == 0;
+}
+
+int
+cf_args_refuse_secrets(int argc, char *const argv[])
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--") == 0)
+			break;
+		if (strncmp(a, "--", 2) != 0)
+			continue;
+		if (abbreviates(a, "--passphrase-file") || abbreviates(a, "--new-passphrase-file")) {
+			cf_error("%.*s: passphrases are never taken from the command line; give a file "
+			    "with --passphrase-file FILE (or --new-passphrase-file FILE), or type it "
+			    "when asked", (int)strcspn(a, "="), a);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}

@@ -99,4 +99,13 @@ int cf_path(char *buf, size_t n, const char *fmt, ...) __attribute__((format(pri
  * a letter or digit.  Returns 0 or -EINVAL. */
 int cf_name_valid(const char *name);
 
+/*
+ * Refuse a command line that looks like it carries a secret: an option
+ * that abbreviates --passphrase-file or --new-passphrase-file (getopt would
+ * take "--passphrase X" for --passphrase-file and then repeat X in its
+ * error), with or without "=value".  Reports the option's name, never its
+ * value.  Options after "--" are not looked at.  Returns 0 or -EINVAL.
+ */
+int cf_args_refuse_secrets(int argc, char *const argv[]);
+
 #endif

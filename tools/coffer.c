@@ -196,6 +196,8 @@ main(int argc, char **argv)
 		cf_error("unknown command '%s'; 'coffer help' lists them", argv[1]);
 		return EXIT_TROUBLE;
 	}
+	if (cf_args_refuse_secrets(argc, argv) != 0)
+		return EXIT_TROUBLE;
 
 	/* The handler sees argv[0] = "coffer CMD", which getopt puts in
 	 * front of its own messages. */

@@ -15,6 +15,18 @@ ok "$COFFER" principal add --help
 expect_rc 2 "$COFFER" no-such-command
 expect_rc 2 "$COFFER" init
 expect_rc 2 "$COFFER" init "$T/x" --admin admin --passphrase "secret"
+# an abbreviation of --passphrase-file would be taken for it, and its
+# value repeated in getopt's error: refused, the value never printed
+for args in "chats $T/x --as admin --passphrase Plugh7secret" \
+    "mount $T/x $T/m --as admin --passphrase=Plugh7secret" \
+    "principal add $T/x eve --role reviewer --as admin --new-passphrase Plugh7secret"; do
+	# shellcheck disable=SC2086
+	expect_rc 2 "$COFFER" $args
+	grep -q "never taken from the command line" "$T/err" || fail "$args: unclear: $(cat "$T/err")"
+	if grep -q Plugh7secret "$T/out" "$T/err"; then fail "$args: the value was printed"; fi
+done
+expect_rc 2 "$COFFERFS" "$T/x" "$T/m" --as admin --passphrase Plugh7secret
+if grep -q Plugh7secret "$T/out" "$T/err"; then fail "cofferfs printed the value"; fi
 [ ! -e "$T/x" ] || fail "a usage error created the archive"
 expect_rc 2 "$COFFER" chats "$T/nowhere" --as admin --passphrase-file "$(pw admin)"
 grep -q "nowhere" "$T/err" || fail "error does not name the archive: $(cat "$T/err")"

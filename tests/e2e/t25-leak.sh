@@ -20,6 +20,13 @@
 # lets in no process of another group, root included.
 . "$(dirname "$0")/lib.sh"
 need_fuse
+# background processes of this test, stopped whatever happens
+PIDS=""
+t25_cleanup() {
+	cleanup
+	for p in $PIDS; do kill "$p" 2>/dev/null; done
+}
+trap t25_cleanup EXIT
 
 PT="$T/tmpdir"
 mkdir -m 0700 "$PT"
@@ -83,6 +90,7 @@ fi
 # self-check: a dumpable process started the same way shows its own ids
 $RUNAS sleep 30 &
 CTL=$!
+PIDS="$PIDS $CTL"
 sleep 0.3
 ctl=$(stat -c "$IDS" "/proc/$CTL/status")
 kill "$CTL"
@@ -94,18 +102,23 @@ wait "$CTL" 2>/dev/null
 not_dumpable() {
 	local i
 	i=0
-	while [ "$(stat -c "$IDS" "/proc/$1/status")" != 0 ]; do
+	# (prctl and setrlimit are the first thing it does: wait for them)
+	while [ "$(stat -c "$IDS" "/proc/$1/status")" != 0 ] ||
+	    ! grep -q "^Max core file size *0 *0 " "/proc/$1/limits"; do
 		i=$((i + 1))
-		[ $i -gt 50 ] && fail "$2 is dumpable: $(stat -c "$IDS" "/proc/$1/status")"
+		if [ $i -gt 50 ]; then
+			[ "$(stat -c "$IDS" "/proc/$1/status")" = 0 ] ||
+			    fail "$2 is dumpable: $(stat -c "$IDS" "/proc/$1/status")"
+			fail "$2 may dump core: $(grep core "/proc/$1/limits")"
+		fi
 		sleep 0.1
 	done
 	[ "$(stat -c "$IDS" "/proc/$1")" = "$OWN" ] || fail "$2: not run as $OWN"
-	grep -q "^Max core file size *0 *0 " "/proc/$1/limits" ||
-	    fail "$2 may dump core: $(grep core "/proc/$1/limits")"
 	if tr '\0' '\n' <"/proc/$1/cmdline" | grep -q "correct horse"; then
 		fail "$2: passphrase in argv"
 	fi
-	if tr '\0' '\n' <"/proc/$1/environ" | grep -q "correct horse"; then
+	# (unreadable to a non-root user: that is what not dumpable means)
+	if tr '\0' '\n' <"/proc/$1/environ" 2>/dev/null | grep -q "correct horse"; then
 		fail "$2: passphrase in its environment"
 	fi
 }
@@ -115,6 +128,7 @@ mkfifo "$T/pass.fifo"
 $RUNAS "$COFFER" verify "$A" --deep --as admin --passphrase-file "$T/pass.fifo" \
     >"$T/verify.out" 2>"$T/verify.err" &
 CPID=$!
+PIDS="$PIDS $CPID"
 not_dumpable $CPID coffer
 cat "$(pw admin)" >"$T/pass.fifo"
 wait $CPID || fail "verify --deep: $(cat "$T/verify.err")"
@@ -123,6 +137,7 @@ cat "$T/verify.out" "$T/verify.err" >>"$LOG"
 $RUNAS "$COFFERFS" "$A" "$M" --as admin --passphrase-file "$(pw admin)" -f \
     >"$T/daemon.out" 2>"$T/daemon.err" &
 DPID=$!
+PIDS="$PIDS $DPID"
 MOUNTS="$MOUNTS $M"
 i=0
 while ! $RUNAS mountpoint -q "$M"; do
