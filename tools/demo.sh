@@ -46,4 +46,8 @@ step grep -r Customs "$mnt"
 grep -r Customs "$mnt" || true
 step "grep -rl 'Revenue' $demo/archive   # the store holds only ciphertext"
 grep -rl Revenue "$demo/archive" || echo "(no match)"
+step "coffer audit $demo/archive show | tail -n 6   # who did what: ids, never titles"
+"$coffer" audit "$demo/archive" show | tail -n 6
+step coffer audit "$demo/archive" verify
+"$coffer" audit "$demo/archive" verify
 printf '\nThe archive is mounted at %s as reviewer rex.\nUnmount it with:\n    fusermount3 -u %s\n' "$mnt" "$mnt"
