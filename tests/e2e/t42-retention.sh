@@ -13,9 +13,12 @@
 # not decrypted by verify --deep; the other conversations still work.
 # The flip side is shown too: the keystore copied before the shred still
 # opens them with the recovery key (docs/RETENTION.md: keystore backups
-# must expire).  The dates hold until 2031 (scenario conversations of 2024
-# and 2025 under a 7-year default).
+# must expire).  The default retention grows with the year the test runs
+# in (7y in 2026), so that the 2015 conversation is always past it and the
+# scenario's conversations of 2024 and 2025 never are.
 . "$(dirname "$0")/lib.sh"
+DEF_Y=$(( $(date -u +%Y) - 2019 ))
+DEF="${DEF_Y}y"
 need_fuse
 scenario_setup
 FIX="$TOP/tests/fixtures/retention"
@@ -56,7 +59,7 @@ ok "$COFFER" shred --help
 grep -q "coffer shred ARCHIVE CHAT --as ADMIN" "$T/out" || fail "shred --help: $(cat "$T/out")"
 
 # ---- retention and hold ---------------------------------------------------
-ok "$COFFER" retention "$A" --default --keep 7y $ADM
+ok "$COFFER" retention "$A" --default --keep "$DEF" $ADM
 ok "$COFFER" retention "$A" "Pensions 2019" --keep 5y $ADM
 ok "$COFFER" retention "$A" "$F17" --keep forever $ADM
 ok "$COFFER" retention "$A" "$R24" --keep 1y6m $ADM
@@ -64,7 +67,7 @@ ok "$COFFER" retention "$A" "$R24" --remove $ADM
 expect_rc 2 "$COFFER" retention "$A" "$R24" --remove $ADM
 ok "$COFFER" retention "$A" --list $ADM
 [ "$(tail -n +2 "$T/out" | wc -l)" -eq 3 ] || fail "retention --list: $(cat "$T/out")"
-grep -q "^default	7y	.*	admin	yes	$" "$T/out" || fail "default retention: $(cat "$T/out")"
+grep -q "^default	$DEF	.*	admin	yes	$" "$T/out" || fail "default retention: $(cat "$T/out")"
 grep -q "^$V19	5y	.*	yes	Pensions 2019$" "$T/out" || fail "override: $(cat "$T/out")"
 grep -q "^$F17	forever	" "$T/out" || fail "forever: $(cat "$T/out")"
 
@@ -96,7 +99,7 @@ awk -F '\t' '$1 == "held" { print $2 }' "$T/out" >"$T/held"
 [ "$(cat "$T/held")" = "$H16" ] || fail "held: $(cat "$T/out")"
 [ "$(awk -F '\t' '$1 != "STATE" && NF > 1' "$T/out" | wc -l)" -eq 3 ] ||
     fail "the dry run lists more: $(cat "$T/out")"
-grep -q "^due	$O15	2015-06-30T17:30:00Z	7y (default)	2022-06-30T17:30:00Z	-	Board 2015$" \
+grep -q "^due	$O15	2015-06-30T17:30:00Z	$DEF (default)	$((2015 + DEF_Y))-06-30T17:30:00Z	-	Board 2015$" \
     "$T/out" || fail "dry run line of the 2015 conversation: $(cat "$T/out")"
 grep -q "^due	$V19	2019-12-31T23:00:00Z	5y	2024-12-31T23:00:00Z	" "$T/out" ||
     fail "dry run line of the 2019 conversation: $(cat "$T/out")"
