@@ -232,6 +232,9 @@ cmd_revoke(int argc, char **argv)
 	if (cf_revoke(a, s, all ? NULL : id, from) < 0)
 		goto out;
 	printf("revoked %s %s\n", from, all ? "every conversation" : hex);
+	printf("the conversation key was rotated: %s reads nothing imported from now on; a "
+	    "mount of %s already running keeps what it shows until `coffer mount --refresh`\n",
+	    from, from);
 	result = CMD_OK;
 out:
 	cli_close_session(a, s);

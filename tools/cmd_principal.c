@@ -194,6 +194,9 @@ principal_disable(int argc, char **argv, const char *cmd, int disabled)
 		return CMD_ERROR;
 	if (cf_principal_set_disabled(a, s, pos[1], disabled) == 0) {
 		printf("%s: %s\n", pos[1], disabled ? "disabled" : "enabled");
+		if (disabled)
+			printf("a mount of %s already running shows nothing after `coffer mount "
+			    "--refresh`\n", pos[1]);
 		result = CMD_OK;
 	}
 	cli_close_session(a, s);
