@@ -1886,8 +1886,18 @@ cf_chat_attachment_open(struct cf_archive *a, const struct cf_chat *c,
 	}
 	if ((rc = cf_chat_blob_open(a, c, blob_id, CF_BLOB_ATTACHMENT, r)) != 0)
 		return rc;
-	/* as for segments: the file must be the one recorded */
-	if ((rc = cf_blob_verify(*r, rec.file_size, rec.hash)) != 0) {
+	/*
+	 * As for segments, the file must be the one recorded; for an
+	 * attachment, checking its header is enough (blob.h) and spares
+	 * reading the whole file before its first byte is served: each chunk
+	 * is authenticated when it is read.  Records from before the header
+	 * hash still get the whole-file check.
+	 */
+	if (rec.has_head_hash)
+		rc = cf_blob_verify_header(*r, rec.file_size, rec.head_hash);
+	else
+		rc = cf_blob_verify(*r, rec.file_size, rec.hash);
+	if (rc != 0) {
 		cf_blob_close(*r);
 		*r = NULL;
 	}
@@ -2261,6 +2271,8 @@ import_blob_done(struct import_ctx *x, const struct cf_conv *conv, const struct 
 	rec.file_size = info->file_size;
 	rec.plain_size = info->plain_size;
 	memcpy(rec.hash, info->hash, CF_HASH_BYTES);
+	memcpy(rec.head_hash, info->head_hash, CF_HASH_BYTES);
+	rec.has_head_hash = 1;
 	rec.created = now_secs();
 	if (summary != NULL) {
 		memcpy(rec.sealed_summary, summary, summary_len);
@@ -2806,6 +2818,8 @@ struct vblob {
 	uint64_t file_size;
 	uint64_t plain_size;
 	uint8_t hash[CF_HASH_BYTES];
+	int has_head_hash;
+	uint8_t head_hash[CF_HASH_BYTES];
 	uint32_t summary_len;
 };
 
@@ -3101,6 +3115,8 @@ verify_blob_rec(struct verify_ctx *v, const struct cf_blob_rec *b)
 	vb.file_size = b->file_size;
 	vb.plain_size = b->plain_size;
 	memcpy(vb.hash, b->hash, CF_HASH_BYTES);
+	vb.has_head_hash = b->has_head_hash;
+	memcpy(vb.head_hash, b->head_hash, CF_HASH_BYTES);
 	vb.summary_len = b->sealed_summary_len;
 	return vset_push(&v->blobs, &vb);
 }
@@ -3251,7 +3267,7 @@ static void
 verify_blob_file(struct verify_ctx *v, const struct vblob *b)
 {
 	char path[4096], hex[2 * CF_ID_BYTES + 1], bhex[2 * CF_ID_BYTES + 1];
-	uint8_t hash[CF_HASH_BYTES];
+	uint8_t hash[CF_HASH_BYTES], head[CF_HASH_BYTES];
 	struct vseg key, *s;
 	uint64_t size;
 	int rc;
@@ -3269,7 +3285,7 @@ verify_blob_file(struct verify_ctx *v, const struct vblob *b)
 	}
 	if (cf_blob_path(path, sizeof(path), v->a->dir, b->id) != 0)
 		return;
-	rc = cf_blob_check_file(path, &size, hash);
+	rc = cf_blob_check_file(path, &size, hash, head);
 	if (rc == -ENOENT) {
 		vreport(v, "%s: missing (%s of conversation %s)", path,
 		    b->kind == CF_BLOB_SEGMENT ? "segment" : "attachment", hex);
@@ -3283,6 +3299,10 @@ verify_blob_file(struct verify_ctx *v, const struct vblob *b)
 		v->r->damaged++;
 	} else if (cf_ct_compare(hash, b->hash, CF_HASH_BYTES) != 0) {
 		vreport(v, "%s: content hash does not match (conversation %s)", path, hex);
+		v->r->damaged++;
+	} else if (b->has_head_hash && cf_ct_compare(head, b->head_hash, CF_HASH_BYTES) != 0) {
+		vreport(v, "%s: header hash does not match its record (conversation %s)", path,
+		    hex);
 		v->r->damaged++;
 	}
 }

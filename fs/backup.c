@@ -330,7 +330,7 @@ backup_blob(const struct cf_blob_rec *b, void *arg)
 	if (x->flags & CF_BACKUP_LINK) {
 		/* a link shares the inode: check the file all the same, so that
 		 * damage is reported as it is for a copy */
-		rc = cf_blob_check_file(src, &size, hash);
+		rc = cf_blob_check_file(src, &size, hash, NULL);
 		if (rc == 0) {
 			if (link(src, dst) == 0) {
 				linked = 1;

@@ -392,6 +392,7 @@ cf_blob_finish(struct cf_blob_writer *w, struct cf_blob_info *info)
 	info->plain_size = w->plain_size;
 	info->file_size = w->file_size;
 	cf_hash_final(&w->hs, info->hash);
+	cf_hash(info->head_hash, w->hdr, sizeof w->hdr);
 	rc = 0;
 out:
 	writer_free(w);
@@ -695,7 +696,8 @@ cf_blob_close(struct cf_blob_reader *r)
 
 /* Stream an open file through BLAKE2b-256 from offset 0. */
 static int
-hash_fd(int fd, const char *path, uint64_t *size, uint8_t hash[CF_HASH_BYTES])
+hash_fd(int fd, const char *path, uint64_t *size, uint8_t hash[CF_HASH_BYTES],
+    uint8_t *head_hash)
 {
 	struct cf_hash_state hs;
 	uint8_t *buf;
@@ -708,7 +710,11 @@ hash_fd(int fd, const char *path, uint64_t *size, uint8_t hash[CF_HASH_BYTES])
 		return -ENOMEM;
 	}
 	cf_hash_init(&hs);
+	if (head_hash != NULL)
+		memset(head_hash, 0, CF_HASH_BYTES);
 	while ((n = cf_pread_all(fd, buf, CHUNK_CT, (off_t)total)) > 0) {
+		if (total == 0 && head_hash != NULL && (size_t)n >= CF_BLOB_HDR_BYTES)
+			cf_hash(head_hash, buf, CF_BLOB_HDR_BYTES);
 		cf_hash_update(&hs, buf, (size_t)n);
 		total += (uint64_t)n;
 	}
@@ -723,7 +729,8 @@ hash_fd(int fd, const char *path, uint64_t *size, uint8_t hash[CF_HASH_BYTES])
 }
 
 int
-cf_blob_check_file(const char *path, uint64_t *size, uint8_t hash[CF_HASH_BYTES])
+cf_blob_check_file(const char *path, uint64_t *size, uint8_t hash[CF_HASH_BYTES],
+    uint8_t *head_hash)
 {
 	struct stat st;
 	int fd, rc;
@@ -742,7 +749,7 @@ cf_blob_check_file(const char *path, uint64_t *size, uint8_t hash[CF_HASH_BYTES]
 		rc = -EINVAL;
 		cf_error("%s: not a regular file", path);
 	} else {
-		rc = hash_fd(fd, path, size, hash);
+		rc = hash_fd(fd, path, size, hash, head_hash);
 	}
 	close(fd);
 	return rc;
@@ -755,9 +762,30 @@ cf_blob_verify(struct cf_blob_reader *r, uint64_t size, const uint8_t hash[CF_HA
 	uint64_t n;
 	int rc;
 
-	if ((rc = hash_fd(r->fd, r->path, &n, got)) != 0)
+	if ((rc = hash_fd(r->fd, r->path, &n, got, NULL)) != 0)
 		return rc;
 	if (n != size || cf_ct_compare(got, hash, CF_HASH_BYTES) != 0) {
+		cf_error("%s: blob does not match its keystore record (replaced?)", r->path);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+int
+cf_blob_verify_header(struct cf_blob_reader *r, uint64_t size,
+    const uint8_t head_hash[CF_HASH_BYTES])
+{
+	uint8_t got[CF_HASH_BYTES];
+	struct stat st;
+
+	if (fstat(r->fd, &st) != 0) {
+		int e = errno;
+
+		cf_error("%s: %s", r->path, strerror(e));
+		return -e;
+	}
+	cf_hash(got, r->hdr, sizeof r->hdr);
+	if ((uint64_t)st.st_size != size || cf_ct_compare(got, head_hash, CF_HASH_BYTES) != 0) {
 		cf_error("%s: blob does not match its keystore record (replaced?)", r->path);
 		return -EBADMSG;
 	}

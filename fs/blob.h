@@ -49,6 +49,7 @@ struct cf_blob_info {
 	uint64_t plain_size;
 	uint64_t file_size;
 	uint8_t hash[CF_HASH_BYTES];    /* BLAKE2b-256 of the whole file */
+	uint8_t head_hash[CF_HASH_BYTES]; /* BLAKE2b-256 of the 160-byte header */
 };
 
 /* File size of a blob with this much plaintext. */
@@ -113,11 +114,26 @@ int cf_blob_read_all(struct cf_blob_reader *r, uint8_t **out, size_t *len);
  * (reported) or -errno.
  */
 int cf_blob_verify(struct cf_blob_reader *r, uint64_t size, const uint8_t hash[CF_HASH_BYTES]);
+/*
+ * The same guarantee without reading the file: check that the opened
+ * file's size is size and that its 160-byte header hashes to head_hash
+ * (cf_blob_info.head_hash, kept in the keystore record).  The header holds
+ * the blob key sealed at creation and is the associated data of every
+ * chunk, so a file with this header whose chunks all authenticate is the
+ * file that was written: a forger without the blob key cannot seal a chunk
+ * under it, and a new key means a new header.  Unlike cf_blob_verify, a
+ * chunk damaged later is found when it is read (cf_blob_pread: -EBADMSG),
+ * not at open.  Returns 0, -EBADMSG (reported) or -errno.
+ */
+int cf_blob_verify_header(struct cf_blob_reader *r, uint64_t size,
+    const uint8_t head_hash[CF_HASH_BYTES]);
 /* Close and wipe the key.  Accepts NULL. */
 void cf_blob_close(struct cf_blob_reader *r);
 
-/* Hash and size of a blob file without any key (for verify).
- * Returns 0, -ENOENT, or -errno (reported). */
-int cf_blob_check_file(const char *path, uint64_t *size, uint8_t hash[CF_HASH_BYTES]);
+/* Hash and size of a blob file without any key (for verify), and, when
+ * head_hash is not NULL, the hash of its header (all zero for a file
+ * shorter than a header).  Returns 0, -ENOENT, or -errno (reported). */
+int cf_blob_check_file(const char *path, uint64_t *size, uint8_t hash[CF_HASH_BYTES],
+    uint8_t *head_hash);
 
 #endif

@@ -1566,6 +1566,11 @@ blob_decode(const struct cf_ks *ks, const MDB_val *k, const MDB_val *v, struct c
 		r.bad = 1;
 	else
 		r_bytes(&r, b->sealed_summary, b->sealed_summary_len);
+	/* Optional last field: the header hash (FORMAT.md 4.6). */
+	if (!r.bad && r.n - r.off == CF_HASH_BYTES) {
+		r_bytes(&r, b->head_hash, sizeof b->head_hash);
+		b->has_head_hash = 1;
+	}
 	if (!r_ok(&r) || (b->kind != CF_BLOB_SEGMENT && b->kind != CF_BLOB_ATTACHMENT) ||
 	    (k != NULL && (k->mv_size != CF_ID_BYTES ||
 	    memcmp(k->mv_data, b->id, CF_ID_BYTES) != 0)))
@@ -1576,7 +1581,7 @@ blob_decode(const struct cf_ks *ks, const MDB_val *k, const MDB_val *v, struct c
 int
 cf_ks_blob_put(struct cf_txn *t, const struct cf_blob_rec *b)
 {
-	uint8_t buf[KS_BLOB_FIXED + CF_SEALED_SUMMARY_MAX];
+	uint8_t buf[KS_BLOB_FIXED + CF_SEALED_SUMMARY_MAX + CF_HASH_BYTES];
 	uint8_t ckey[CF_ID_BYTES + 4];
 	struct ks_w w = { buf, 0, sizeof buf, 0 };
 	int rc;
@@ -1601,6 +1606,8 @@ cf_ks_blob_put(struct cf_txn *t, const struct cf_blob_rec *b)
 	w_i64(&w, b->created);
 	w_u32(&w, b->sealed_summary_len);
 	w_bytes(&w, b->sealed_summary, b->sealed_summary_len);
+	if (b->has_head_hash)
+		w_bytes(&w, b->head_hash, sizeof b->head_hash);
 	rc = ks_put(t, KS_BLOBS, b->id, CF_ID_BYTES, &w);
 	if (rc < 0 || b->kind != CF_BLOB_SEGMENT)
 		return rc;

@@ -120,6 +120,8 @@ struct cf_blob_rec {
 	int64_t created;
 	uint32_t sealed_summary_len;        /* segments: JSON summary sealed to conv pk */
 	uint8_t sealed_summary[CF_SEALED_SUMMARY_MAX];
+	int has_head_hash;                  /* records written before it have none */
+	uint8_t head_hash[CF_HASH_BYTES];   /* BLAKE2b-256 of the blob's header */
 };
 
 /* Create ARCHIVE/keystore/ (0700) and an empty environment.  Fails with

@@ -1,6 +1,7 @@
 /*
  * fuzz_blob.c - libFuzzer target for the blob reader (fs/blob.c:
  * cf_blob_open, cf_blob_pread, cf_blob_read_all, cf_blob_verify,
+ * cf_blob_verify_header,
  * cf_blob_check_file) on hostile files, and a tamper-detection check.
  *
  * Random bytes would never get past the header checks, so the target is
@@ -347,7 +348,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	put_file(g->path, work, len);
 
 	/* the keyless check that verify and gc use */
-	rc = cf_blob_check_file(g->path, &fsize, hash);
+	rc = cf_blob_check_file(g->path, &fsize, hash, NULL);
 	if (rc != 0 || fsize != len)
 		finding("cf_blob_check_file failed on a readable file");
 	if ((memcmp(hash, g->info.hash, CF_HASH_BYTES) == 0) != same)
@@ -372,6 +373,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		finding("cf_blob_verify: unexpected code");
 	if ((rc == 0) != same)
 		finding("cf_blob_verify disagrees with the file");
+	/* the mount's check of an attachment: size and header only, the
+	 * chunks are checked as they are read (below) */
+	rc = cf_blob_verify_header(r, g->info.file_size, g->info.head_hash);
+	if (rc != 0 && rc != -EBADMSG)
+		finding("cf_blob_verify_header: unexpected code");
+	if ((rc == 0) != (len == g->file_len && memcmp(work, g->file, CF_BLOB_HDR_BYTES) == 0))
+		finding("cf_blob_verify_header disagrees with the file's size and header");
 
 	rc = cf_blob_read_all(r, &all, &all_len);
 	if (rc == 0) {

@@ -230,7 +230,7 @@ test_round_trips(void)
 		CHECK((uint64_t)st.st_size == info.file_size);
 		CHECK((st.st_mode & 0777) == 0600);
 
-		CHECK_RC(cf_blob_check_file(path, &fsize, hash), 0);
+		CHECK_RC(cf_blob_check_file(path, &fsize, hash, NULL), 0);
 		CHECK(fsize == info.file_size);
 		CHECK(memcmp(hash, info.hash, CF_HASH_BYTES) == 0);
 
@@ -350,7 +350,7 @@ test_tampering(void)
 
 	/* a middle chunk: the blob opens, reads elsewhere work, reads over it fail */
 	flip(path, mid);
-	CHECK_RC(cf_blob_check_file(path, &fsize, h1), 0);
+	CHECK_RC(cf_blob_check_file(path, &fsize, h1, NULL), 0);
 	CHECK(memcmp(h1, info.hash, CF_HASH_BYTES) != 0);
 	CHECK(fsize == info.file_size);
 	must(cf_blob_open(&r, archive, aid, cid, info.id, CF_BLOB_SEGMENT, &conv), __LINE__);
@@ -428,21 +428,92 @@ test_tampering(void)
 	CHECK_RC(open_and_read(info2.id, CF_BLOB_SEGMENT, &conv), 0);
 	copy_file(path, path2);
 	CHECK_RC(open_and_read(info2.id, CF_BLOB_SEGMENT, &conv), -EBADMSG);
-	CHECK_RC(cf_blob_check_file(path2, &fsize, h2), 0);
+	CHECK_RC(cf_blob_check_file(path2, &fsize, h2, NULL), 0);
 	CHECK(memcmp(h2, info2.hash, CF_HASH_BYTES) != 0);
 
 	/* missing file */
 	CHECK(unlink(path2) == 0);
-	CHECK_RC(cf_blob_check_file(path2, &fsize, h2), -ENOENT);
+	CHECK_RC(cf_blob_check_file(path2, &fsize, h2, NULL), -ENOENT);
 	CHECK_RC(cf_blob_open(&r, archive, aid, cid, info2.id, CF_BLOB_SEGMENT, &conv), -ENOENT);
 	/* a symbolic link is not followed */
 	CHECK(symlink(path, path2) == 0);
 	CHECK(cf_blob_open(&r, archive, aid, cid, info2.id, CF_BLOB_SEGMENT, &conv) < 0);
-	CHECK(cf_blob_check_file(path2, &fsize, h2) < 0);
+	CHECK(cf_blob_check_file(path2, &fsize, h2, NULL) < 0);
 	CHECK(unlink(path2) == 0);
 	cf_log_quiet(0);
 
 	CHECK(unlink(backup) == 0);
+	free(src);
+	free(buf);
+}
+
+/*
+ * cf_blob_verify_header, the mount's check of an attachment: the genuine
+ * file passes; a file that opens under the same ids but was sealed with
+ * another key (what anyone with the conversation's public key can make)
+ * fails it, and so does a file of another size; a damaged chunk passes it
+ * and is caught when read.
+ */
+static void
+test_header_check(void)
+{
+	const size_t size = 3 * CF_CHUNK_SIZE + 17;
+	uint8_t *src = malloc(size), *buf = malloc(size), *forged = NULL;
+	uint8_t h[CF_HASH_BYTES], head[CF_HASH_BYTES];
+	struct cf_blob_info a, b;
+	struct cf_blob_reader *r = NULL;
+	char pa[600], pb[600];
+	uint64_t fsize;
+	size_t flen;
+	FILE *f;
+
+	REQUIRE(src != NULL && buf != NULL);
+	cf_random(src, size);
+	write_blob(src, size, CF_BLOB_ATTACHMENT, &a);
+	write_blob(src, size, CF_BLOB_ATTACHMENT, &b);
+	blob_file(pa, sizeof pa, a.id);
+	blob_file(pb, sizeof pb, b.id);
+
+	/* genuine: passes; verify's keyless hash of the header agrees */
+	must(cf_blob_open(&r, archive, aid, cid, a.id, CF_BLOB_ATTACHMENT, &conv), __LINE__);
+	CHECK_RC(cf_blob_verify_header(r, a.file_size, a.head_hash), 0);
+	CHECK_RC(cf_blob_verify_header(r, a.file_size + 1, a.head_hash), -EBADMSG);
+	cf_blob_close(r);
+	r = NULL;
+	CHECK_RC(cf_blob_check_file(pa, &fsize, h, head), 0);
+	CHECK(memcmp(head, a.head_hash, CF_HASH_BYTES) == 0);
+	CHECK(memcmp(a.head_hash, b.head_hash, CF_HASH_BYTES) != 0);
+
+	/* b's file with a's id in its header put in a's place: it opens as a */
+	f = fopen(pb, "rb");
+	REQUIRE(f != NULL);
+	forged = malloc(b.file_size);
+	REQUIRE(forged != NULL);
+	flen = fread(forged, 1, b.file_size, f);
+	fclose(f);
+	CHECK(flen == b.file_size);
+	memcpy(forged + 48, a.id, CF_ID_BYTES);
+	f = fopen(pa, "wb");
+	REQUIRE(f != NULL);
+	CHECK(fwrite(forged, 1, flen, f) == flen);
+	CHECK(fclose(f) == 0);
+	cf_log_quiet(1);
+	must(cf_blob_open(&r, archive, aid, cid, a.id, CF_BLOB_ATTACHMENT, &conv), __LINE__);
+	CHECK_RC(cf_blob_verify_header(r, a.file_size, a.head_hash), -EBADMSG);
+	cf_blob_close(r);
+	r = NULL;
+
+	/* a genuine header over a damaged chunk: passes, that chunk's read fails */
+	CHECK(unlink(pa) == 0);
+	flip(pb, CF_BLOB_HDR_BYTES + CF_CHUNK_SIZE + 100);
+	must(cf_blob_open(&r, archive, aid, cid, b.id, CF_BLOB_ATTACHMENT, &conv), __LINE__);
+	CHECK_RC(cf_blob_verify_header(r, b.file_size, b.head_hash), 0);
+	CHECK(cf_blob_pread(r, buf, 100, 0) == 100);
+	CHECK(memcmp(buf, src, 100) == 0);
+	CHECK_RC(cf_blob_pread(r, buf, 100, CF_CHUNK_SIZE + 50), -EBADMSG);
+	cf_blob_close(r);
+	cf_log_quiet(0);
+	free(forged);
 	free(src);
 	free(buf);
 }
@@ -590,6 +661,7 @@ main(void)
 	test_round_trips();
 	test_threads();
 	test_tampering();
+	test_header_check();
 	test_failed_writes();
 	test_empty_rewrite();
 

@@ -195,7 +195,7 @@ check_waits_for_import(struct cf_archive *a, const uint8_t conv_id[CF_ID_BYTES])
 	}
 	write_file(p, 1000);
 	age_file(p, OLD_SECS);
-	REQUIRE(cf_blob_check_file(p, &rec.file_size, rec.hash) == 0);
+	REQUIRE(cf_blob_check_file(p, &rec.file_size, rec.hash, NULL) == 0);
 	/* a size that fits the file's, as verify checks: 160 + 16 + P */
 	rec.plain_size = rec.file_size - 176;
 	REQUIRE(pipe(go) == 0);

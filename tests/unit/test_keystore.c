@@ -109,7 +109,9 @@ blob_eq(const struct cf_blob_rec *a, const struct cf_blob_rec *b)
 	    a->seq == b->seq && a->file_size == b->file_size &&
 	    a->plain_size == b->plain_size && memcmp(a->hash, b->hash, CF_HASH_BYTES) == 0 &&
 	    a->created == b->created && a->sealed_summary_len == b->sealed_summary_len &&
-	    memcmp(a->sealed_summary, b->sealed_summary, a->sealed_summary_len) == 0;
+	    memcmp(a->sealed_summary, b->sealed_summary, a->sealed_summary_len) == 0 &&
+	    a->has_head_hash == b->has_head_hash &&
+	    memcmp(a->head_hash, b->head_hash, CF_HASH_BYTES) == 0;
 }
 
 /* ---- fixtures --------------------------------------------------------- */
@@ -219,6 +221,10 @@ make_fixtures(void)
 		    i == 0 ? CF_SEALED_SUMMARY_MAX : (uint32_t)(10 * i));
 	make_blob(&seg_other, &conv2, CF_BLOB_SEGMENT, 0, 80, 0);
 	make_blob(&attach, &conv1, CF_BLOB_ATTACHMENT, 0, 81, 0);
+	/* the segments have no header hash (records written before it), the
+	 * attachment has one: both must read back as written */
+	attach.has_head_hash = 1;
+	fill(attach.head_hash, sizeof attach.head_hash, 82);
 
 	fill(tag1, sizeof tag1, 90);
 	fill(tag2, sizeof tag2, 91);
