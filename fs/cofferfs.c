@@ -72,6 +72,8 @@
 #define CFS_TIMEOUT 86400.0     /* seconds: the view changes only at a refresh,
                                  * which invalidates what it changed */
 #define CFS_BLKSIZE 65536
+#define CFS_AUDIT_BATCH 512     /* pending read records before a flush */
+#define CFS_AUDIT_DELAY_MS 1000 /* the longest a pending record waits */
 
 /* What the last refresh did, for user.coffer.refresh. */
 struct cfs_refresh_status {
@@ -109,6 +111,17 @@ struct cfs_mount {
 	uint8_t *denied;                /* audit_lock: per conversation index, an
 	                                 * expired-grant denial was audited */
 	size_t ndenied;
+	uint8_t *opened;                /* audit_lock: per conversation index, a
+	                                 * read of one of its files is durably
+	                                 * in the audit log */
+	size_t nopened;
+	/* audit_lock: first reads of further files of an opened conversation,
+	 * appended to the log together within CFS_AUDIT_DELAY_MS (see
+	 * cfs_read_allowed) */
+	char (*pending)[CF_AUDIT_OBJECT_MAX + 1];
+	size_t npending;
+	struct timespec pending_since;  /* CLOCK_MONOTONIC of pending[0] */
+	pthread_cond_t flush_cond;      /* with audit_lock: wakes the flusher */
 };
 
 static struct cfs_mount *
@@ -207,6 +220,7 @@ cfs_entry(const struct cfs_mount *m, const struct cf_view_attr *a, struct fuse_e
 
 static int cfs_audit(struct cfs_mount *m, const char *action, const char *object,
     const char *result, const char *detail);
+static int cfs_audit_flush(struct cfs_mount *m, const char *obj);
 
 /* ---- building conversations --------------------------------------------- */
 
@@ -328,10 +342,32 @@ cfs_audit(struct cfs_mount *m, const char *action, const char *object, const cha
 
 	if (pthread_mutex_lock(&m->audit_lock) != 0)
 		return -EACCES;
-	rc = cf_audit_log(cf_archive_ks(m->a), cf_session_name(m->s), action, object, result,
-	    detail);
+	/* the pending reads happened first: they go first */
+	rc = cfs_audit_flush(m, NULL);
+	if (rc == 0)
+		rc = cf_audit_log(cf_archive_ks(m->a), cf_session_name(m->s), action, object,
+		    result, detail);
 	pthread_mutex_unlock(&m->audit_lock);
 	return rc == 0 ? 0 : -EACCES;
+}
+
+/*
+ * Grow a per-conversation flag array to hold index idx.  audit_lock held.
+ * Returns 0 or -ENOMEM.
+ */
+static int
+cfs_flags_fit(uint8_t **v, size_t *n, size_t idx)
+{
+	uint8_t *nv;
+
+	if (idx < *n)
+		return 0;
+	if ((nv = realloc(*v, idx + 16)) == NULL)
+		return -ENOMEM;
+	memset(nv + *n, 0, idx + 16 - *n);
+	*v = nv;
+	*n = idx + 16;
+	return 0;
 }
 
 /*
@@ -345,22 +381,13 @@ cfs_check_until(struct cfs_mount *m, size_t idx)
 	int64_t until = cf_view_conv_until(m->view, idx);
 	uint8_t id[CF_ID_BYTES];
 	char obj[CF_AUDIT_OBJECT_MAX + 1], hex[2 * CF_ID_BYTES + 1];
-	uint8_t *nd;
 	int first = 0;
 
 	if (until == 0 || cfs_now_secs() <= until)
 		return 0;
 	if (pthread_mutex_lock(&m->audit_lock) != 0)
 		return -EACCES;
-	if (idx >= m->ndenied) {
-		nd = realloc(m->denied, idx + 16);
-		if (nd != NULL) {
-			memset(nd + m->ndenied, 0, idx + 16 - m->ndenied);
-			m->denied = nd;
-			m->ndenied = idx + 16;
-		}
-	}
-	if (idx < m->ndenied && !m->denied[idx]) {
+	if (cfs_flags_fit(&m->denied, &m->ndenied, idx) == 0 && !m->denied[idx]) {
 		m->denied[idx] = 1;
 		first = 1;
 	}
@@ -387,9 +414,47 @@ cfs_node_allowed(struct cfs_mount *m, fuse_ino_t ino)
 }
 
 /*
- * The first read of file ino in this mount: check the grant, then write
- * the audit record; later reads of the file are not recorded (the kernel
- * may serve them from its cache anyway).  Returns 0 or -EACCES.
+ * Write the pending read records, and obj after them when not NULL, in one
+ * transaction, durable when it returns.  audit_lock held.  The pending
+ * records stay pending when it fails.  Returns 0 or -EACCES.
+ */
+static int
+cfs_audit_flush(struct cfs_mount *m, const char *obj)
+{
+	struct cf_txn *t = NULL;
+	size_t i;
+	int rc;
+
+	if (m->npending == 0 && obj == NULL)
+		return 0;
+	if ((rc = cf_ks_begin(cf_archive_ks(m->a), 1, &t)) != 0)
+		return -EACCES;
+	for (i = 0; rc == 0 && i < m->npending; i++)
+		rc = cf_audit_append(t, cf_session_name(m->s), "read", m->pending[i],
+		    CF_AUDIT_OK, NULL);
+	if (rc == 0 && obj != NULL)
+		rc = cf_audit_append(t, cf_session_name(m->s), "read", obj, CF_AUDIT_OK, NULL);
+	if (rc != 0) {
+		cf_ks_abort(t);
+		return -EACCES;
+	}
+	if (cf_ks_commit(t) != 0)
+		return -EACCES;
+	m->npending = 0;
+	return 0;
+}
+
+/*
+ * The first read of file ino in this mount: check the grant, then audit
+ * it; later reads of the file are not recorded (the kernel may serve them
+ * from its cache anyway).  The first file read of each conversation is
+ * durably in the log before a byte is served, as every other audited
+ * action.  The first reads of its other files (a `grep -r` reads
+ * thousands) are appended together: each is queued before its data is
+ * served and written within CFS_AUDIT_DELAY_MS, or before any other record
+ * of the mount (so the log keeps the order of events), or at unmount.  A
+ * crash of the machine can lose those of the last second, never the fact
+ * that the conversation was read (docs/AUDIT.md).  Returns 0 or -EACCES.
  */
 static int
 cfs_read_allowed(struct cfs_mount *m, fuse_ino_t ino)
@@ -408,12 +473,69 @@ cfs_read_allowed(struct cfs_mount *m, fuse_ino_t ino)
 	if ((rc = cfs_conv_id(m, idx, id)) != 0)
 		return rc;
 	cf_audit_object(obj, id, ref);
-	if ((rc = cfs_audit(m, "read", obj, CF_AUDIT_OK, NULL)) != 0) {
-		cf_error("audit record for a read cannot be written: read refused");
-		return rc;
+	if (pthread_mutex_lock(&m->audit_lock) != 0)
+		return -EACCES;
+	if (cf_view_read_audited(m->view, ino)) {
+		rc = 0;                 /* another thread did it meanwhile */
+	} else if (cfs_flags_fit(&m->opened, &m->nopened, idx) != 0) {
+		rc = -EACCES;
+	} else if (!m->opened[idx] || m->npending >= CFS_AUDIT_BATCH) {
+		/* the conversation's first: durable now, with what waits */
+		if ((rc = cfs_audit_flush(m, obj)) == 0)
+			m->opened[idx] = 1;
+	} else {
+		if (m->npending == 0) {
+			if (clock_gettime(CLOCK_MONOTONIC, &m->pending_since) != 0)
+				memset(&m->pending_since, 0, sizeof m->pending_since);
+			(void)pthread_cond_signal(&m->flush_cond);
+		}
+		memcpy(m->pending[m->npending++], obj, sizeof obj);
+		rc = 0;
 	}
-	cf_view_set_read_audited(m->view, ino);
-	return 0;
+	if (rc == 0)
+		cf_view_set_read_audited(m->view, ino);
+	pthread_mutex_unlock(&m->audit_lock);
+	if (rc != 0)
+		cf_error("audit record for a read cannot be written: read refused");
+	return rc;
+}
+
+/*
+ * The audit flusher: writes the pending read records once the oldest has
+ * waited CFS_AUDIT_DELAY_MS, and the rest when the mount stops.
+ */
+static void *
+cfs_flusher(void *arg)
+{
+	struct cfs_mount *m = arg;
+	struct timespec due;
+
+	if (pthread_mutex_lock(&m->audit_lock) != 0)
+		return NULL;
+	while (!atomic_load(&m->stopping)) {
+		if (m->npending == 0) {
+			(void)pthread_cond_wait(&m->flush_cond, &m->audit_lock);
+			continue;
+		}
+		due = m->pending_since;
+		due.tv_sec += CFS_AUDIT_DELAY_MS / 1000;
+		due.tv_nsec += (long)(CFS_AUDIT_DELAY_MS % 1000) * 1000000L;
+		if (due.tv_nsec >= 1000000000L) {
+			due.tv_sec++;
+			due.tv_nsec -= 1000000000L;
+		}
+		if (pthread_cond_timedwait(&m->flush_cond, &m->audit_lock, &due) == ETIMEDOUT &&
+		    m->npending > 0 && cfs_audit_flush(m, NULL) != 0) {
+			cf_error("audit records of reads cannot be written: retrying");
+			/* wait a full period before the next attempt */
+			if (clock_gettime(CLOCK_MONOTONIC, &m->pending_since) != 0)
+				memset(&m->pending_since, 0, sizeof m->pending_since);
+		}
+	}
+	if (m->npending > 0 && cfs_audit_flush(m, NULL) != 0)
+		cf_error("%zu audit records of reads could not be written", m->npending);
+	pthread_mutex_unlock(&m->audit_lock);
+	return NULL;
 }
 
 /* ---- attachments ---------------------------------------------------------- */
@@ -1252,7 +1374,9 @@ cfs_run(struct cf_archive *a, struct cf_session *s, const char *mountpoint,
 	sigset_t hup;
 	char *mopts = NULL;
 	int rc, lock_ok = 0, status_ok = 0, audit_ok = 0, handlers = 0, mounted = 0;
-	int refreshing = 0, served = 0;
+	int refreshing = 0, served = 0, cond_ok = 0, flushing = 0;
+	pthread_t flusher;
+	pthread_condattr_t ca;
 	size_t i;
 	int foreground = o->foreground || o->debug;
 	char detail[64];
@@ -1284,6 +1408,22 @@ cfs_run(struct cf_archive *a, struct cf_session *s, const char *mountpoint,
 		goto out;
 	}
 	audit_ok = 1;
+	if ((rc = pthread_condattr_init(&ca)) == 0) {
+		if ((rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC)) == 0 &&
+		    (rc = pthread_cond_init(&m.flush_cond, &ca)) == 0)
+			cond_ok = 1;
+		(void)pthread_condattr_destroy(&ca);
+	}
+	if (!cond_ok) {
+		cf_error("cannot create a condition variable: %s", strerror(rc));
+		rc = -rc;
+		goto out;
+	}
+	if ((m.pending = calloc(CFS_AUDIT_BATCH, sizeof *m.pending)) == NULL) {
+		cf_error("out of memory");
+		rc = -ENOMEM;
+		goto out;
+	}
 	if (cf_session_role(s) == CF_ROLE_INGEST) {
 		cf_error("%s: %s is an ingest identity: it can add messages, never read them",
 		    cf_archive_dir(a), cf_session_name(s));
@@ -1369,6 +1509,12 @@ cfs_run(struct cf_archive *a, struct cf_session *s, const char *mountpoint,
 		goto out;
 	}
 	refreshing = 1;
+	if ((rc = pthread_create(&flusher, NULL, cfs_flusher, &m)) != 0) {
+		cf_error("cannot start the audit thread: %s", strerror(rc));
+		rc = -rc;
+		goto out;
+	}
+	flushing = 1;
 	served = 1;
 	rc = fuse_session_loop_mt(se, &cfg);
 	if (rc < 0) {
@@ -1381,6 +1527,16 @@ out:
 		atomic_store(&m.stopping, 1);
 		if (pthread_kill(refresher, SIGHUP) != 0 || pthread_join(refresher, NULL) != 0)
 			cf_error("cannot stop the refresh thread");
+	}
+	if (flushing) {
+		/* it writes what is pending before it ends */
+		atomic_store(&m.stopping, 1);
+		if (pthread_mutex_lock(&m.audit_lock) == 0) {
+			(void)pthread_cond_signal(&m.flush_cond);
+			pthread_mutex_unlock(&m.audit_lock);
+		}
+		if (pthread_join(flusher, NULL) != 0)
+			cf_error("cannot stop the audit thread");
 	}
 	if (mounted)
 		fuse_session_unmount(se);
@@ -1402,6 +1558,10 @@ out:
 	if (audit_ok)
 		pthread_mutex_destroy(&m.audit_lock);
 	free(m.denied);
+	free(m.opened);
+	free(m.pending);
+	if (cond_ok)
+		pthread_cond_destroy(&m.flush_cond);
 	if (lock_ok)
 		pthread_mutex_destroy(&m.arch_lock);
 	return rc;
