@@ -530,6 +530,9 @@ jsonl_parse(const char *path, struct cf_batch *b, const struct cf_import_opts *o
 		}
 		rc = cf_batch_add(b, rec.chat, rec.title, &rec.msg);   /* reports */
 		cf_jsonl_line_clear(&rec);
+		/* a large file is stored in batches as it is read (import.h) */
+		if (rc >= 0)
+			rc = cf_import_maybe_flush(o, b);       /* the flush reports */
 		if (rc < 0)
 			goto out;
 	}

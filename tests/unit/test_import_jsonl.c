@@ -51,6 +51,71 @@ parse_file(const char *path, const char *tz, size_t *count, char *err, size_t er
 	return rc;
 }
 
+/* ---- a large file is stored in batches as it is read -------------------- */
+
+static int flushes;
+static size_t flushed;
+
+static int
+count_flush(struct cf_batch *b, void *arg)
+{
+	(void)arg;
+	flushes++;
+	flushed += cf_batch_messages(b);
+	cf_batch_reset(b);
+	return 0;
+}
+
+static int
+failing_flush(struct cf_batch *b, void *arg)
+{
+	(void)b;
+	(void)arg;
+	cf_error("flush failed on purpose");
+	return -EIO;
+}
+
+/* 45,000 lines in two interleaved chats: the batch is offered to the flush
+ * each time it reaches CF_IMPORT_FLUSH_MESSAGES, so memory stays bounded
+ * (a bug had the whole file kept for one batch); a failing flush stops
+ * the parse with its error. */
+static void
+test_flush(void)
+{
+	struct cf_import_opts o = { .tz = "UTC", .flush = count_flush };
+	struct cf_batch *b = NULL;
+	char p[PATH_MAX], err[512];
+	size_t i;
+	FILE *f;
+	int rc;
+
+	tmp_path(p, sizeof p, "big.jsonl");
+	f = fopen(p, "w");
+	REQUIRE(f != NULL);
+	for (i = 0; i < 45000; i++)
+		fprintf(f, "{\"chat\":\"c%zu\",\"id\":%zu,\"ts\":\"2023-01-01T%02zu:%02zu:%02zuZ\","
+		    "\"sender\":\"A\",\"body\":\"line %zu\"}\n", i % 2, i, i / 3600, i / 60 % 60,
+		    i % 60, i);
+	REQUIRE(fclose(f) == 0);
+	REQUIRE(CF_IMPORT_FLUSH_MESSAGES == 20000);
+	REQUIRE(cf_batch_new(&b, "jsonl", "UTC") == 0);
+	CHECK_RC(cf_importer_jsonl.parse(p, b, &o), 0);
+	CHECK(flushes == 2);
+	CHECK(flushed == 40000);
+	CHECK(cf_batch_messages(b) == 5000);
+	cf_batch_free(b);
+
+	o.flush = failing_flush;
+	REQUIRE(cf_batch_new(&b, "jsonl", "UTC") == 0);
+	capture_begin(tmpdir);
+	rc = cf_importer_jsonl.parse(p, b, &o);
+	capture_end(err, sizeof err);
+	CHECK_RC(rc, -EIO);
+	CHECK(strstr(err, "flush failed on purpose") != NULL);
+	cf_batch_free(b);
+	CHECK(unlink(p) == 0);
+}
+
 /* ---- detection and the registry ---------------------------------------- */
 
 static void
@@ -507,6 +572,7 @@ main(void)
 	test_line_errors();
 	test_line_attachments();
 	test_files();
+	test_flush();
 	remove_tmp();
 	return CHECK_DONE("test_import_jsonl");
 }
