@@ -490,8 +490,376 @@ rec_get_extra(const json_t *o, char **out)
 	return *out != NULL ? 0 : -ENOMEM;
 }
 
+
+/* ---- the fast path for message records --------------------------------- */
+
+/*
+ * Nearly every stored message record is exactly what cf_record_put_msg
+ * writes: compact JSON with the members of record.h and no "extra".
+ * Building a jansson tree for each was two thirds of the daemon's time
+ * when a conversation is first looked at (docs/PERFORMANCE.md), so such
+ * records are decoded directly.  The fast path takes a strict subset of
+ * JSON: no whitespace; member names without escapes; strings without \u
+ * escapes or raw control characters, and valid UTF-8 after decoding;
+ * integers of at most 18 digits without fraction or exponent; each member
+ * of record.h at most once and no other.  Anything else, "extra" included,
+ * is not refused but handed to jansson (cf_record_next_msg_json), which
+ * decodes it or refuses it; so a record decodes to the same struct, or
+ * fails the same way, on either path (tests/unit/test_record.c,
+ * tests/fuzz/fuzz_record.c compare them).
+ */
+struct fast {
+	const char *p;
+	const char *end;
+};
+
+/* Bytes that end a run of plain string content: '"', '\\' and controls. */
+static int
+fast_special(unsigned char c)
+{
+	return c < 0x20 || c == '"' || c == '\\';
+}
+
+/* Strict UTF-8 (as rec_utf8_valid) of n bytes without NUL, eight ASCII
+ * bytes at a time where it can. */
+static int
+fast_utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+	uint64_t w;
+
+	while (p < end) {
+		uint32_t cp, min;
+		size_t len, k;
+
+		while (end - p >= 8) {
+			memcpy(&w, p, 8);
+			if ((w & 0x8080808080808080ULL) != 0)
+				break;
+			p += 8;
+		}
+		if (p >= end)
+			break;
+		if (*p < 0x80) {
+			p++;
+			continue;
+		}
+		if ((*p & 0xe0) == 0xc0) {
+			len = 2;
+			cp = *p & 0x1fu;
+			min = 0x80;
+		} else if ((*p & 0xf0) == 0xe0) {
+			len = 3;
+			cp = *p & 0x0fu;
+			min = 0x800;
+		} else if ((*p & 0xf8) == 0xf0) {
+			len = 4;
+			cp = *p & 0x07u;
+			min = 0x10000;
+		} else {
+			return 0;
+		}
+		if ((size_t)(end - p) < len)
+			return 0;
+		for (k = 1; k < len; k++) {
+			if ((p[k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (p[k] & 0x3fu);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		p += len;
+	}
+	return 1;
+}
+
+/*
+ * A string: 1 with *out (malloc'd), 0 when it is not for the fast path,
+ * -ENOMEM.  Only the escapes \" \\ \/ \b \f \n \r \t; the content is
+ * checked as UTF-8 after decoding (an escape is ASCII either way, so this
+ * is the check jansson makes of the raw text).
+ */
+static int
+fast_str(struct fast *f, char **out)
+{
+	const char *p = f->p, *start, *r, *e;
+	size_t nesc = 0, n;
+	char *o, *q;
+
+	if (p >= f->end || *p != '"')
+		return 0;
+	start = ++p;
+	for (;;) {
+		/* eight bytes at a time while none is special (SWAR: a byte
+		 * below 0x20, or equal to '"' or '\\', sets its top bit) */
+		while (f->end - p >= 8) {
+			uint64_t w, q8, b8;
+
+			memcpy(&w, p, 8);
+			q8 = w ^ 0x2222222222222222ULL;
+			b8 = w ^ 0x5c5c5c5c5c5c5c5cULL;
+			if ((((w - 0x2020202020202020ULL) & ~w) |
+			    ((q8 - 0x0101010101010101ULL) & ~q8) |
+			    ((b8 - 0x0101010101010101ULL) & ~b8)) & 0x8080808080808080ULL)
+				break;
+			p += 8;
+		}
+		while (p < f->end && !fast_special((unsigned char)*p))
+			p++;
+		if (p >= f->end || (unsigned char)*p < 0x20)
+			return 0;
+		if (*p == '"')
+			break;
+		/* a backslash */
+		if (f->end - p < 2 || p[1] == '\0' || strchr("\"\\/bfnrt", p[1]) == NULL)
+			return 0;
+		p += 2;
+		nesc++;
+	}
+	n = (size_t)(p - start) - nesc;
+	if ((o = malloc(n + 1)) == NULL)
+		return -ENOMEM;
+	for (q = o, r = start; r < p;) {
+		e = nesc > 0 ? memchr(r, '\\', (size_t)(p - r)) : NULL;
+		if (e == NULL)
+			e = p;
+		memcpy(q, r, (size_t)(e - r));
+		q += e - r;
+		r = e;
+		if (r >= p)
+			break;
+		switch (r[1]) {
+		case 'b': *q++ = '\b'; break;
+		case 'f': *q++ = '\f'; break;
+		case 'n': *q++ = '\n'; break;
+		case 'r': *q++ = '\r'; break;
+		case 't': *q++ = '\t'; break;
+		default: *q++ = r[1]; break;
+		}
+		r += 2;
+	}
+	*q = '\0';
+	if (!fast_utf8_valid(o, n)) {
+		rec_wipe_free(o);
+		return 0;
+	}
+	f->p = p + 1;
+	*out = o;
+	return 1;
+}
+
+/* A member name and its colon: 1 with key (a-z and '_' only), else 0. */
+static int
+fast_key(struct fast *f, char *key, size_t size)
+{
+	const char *p = f->p;
+	size_t n = 0;
+
+	if (p >= f->end || *p++ != '"')
+		return 0;
+	while (p < f->end && ((*p >= 'a' && *p <= 'z') || *p == '_')) {
+		if (n + 1 >= size)
+			return 0;
+		key[n++] = *p++;
+	}
+	if (n == 0 || f->end - p < 2 || p[0] != '"' || p[1] != ':')
+		return 0;
+	key[n] = '\0';
+	f->p = p + 2;
+	return 1;
+}
+
+/* An integer: 1 with *v, else 0. */
+static int
+fast_int(struct fast *f, int64_t *v)
+{
+	const char *p = f->p;
+	int neg = 0, digits = 0;
+	int64_t x = 0;
+
+	if (p < f->end && *p == '-') {
+		neg = 1;
+		p++;
+	}
+	if (p >= f->end || *p < '0' || *p > '9')
+		return 0;
+	if (*p == '0' && (neg || (p + 1 < f->end && p[1] >= '0' && p[1] <= '9')))
+		return 0;               /* "-0" and leading zeros: jansson decides */
+	while (p < f->end && *p >= '0' && *p <= '9') {
+		if (++digits > 18)
+			return 0;
+		x = x * 10 + (*p++ - '0');
+	}
+	if (p >= f->end || (*p != ',' && *p != '}' && *p != ']'))
+		return 0;               /* a fraction, an exponent, or garbage */
+	*v = neg ? -x : x;
+	f->p = p;
+	return 1;
+}
+
+/* One attachment object into a (zeroed): 1, 0 or -ENOMEM. */
+static int
+fast_att(struct fast *f, struct cf_attach *a)
+{
+	char key[8], *blob = NULL;
+	unsigned seen = 0, bit;
+	int64_t size = 0;
+	int rc;
+
+	if (f->p >= f->end || *f->p != '{')
+		return 0;
+	f->p++;
+	for (;;) {
+		if (fast_key(f, key, sizeof key) != 1)
+			return 0;
+		bit = strcmp(key, "name") == 0 ? 1u : strcmp(key, "blob") == 0 ? 2u :
+		    strcmp(key, "size") == 0 ? 4u : 0u;
+		if (bit == 0 || (seen & bit))
+			return 0;
+		seen |= bit;
+		if (bit == 1) {
+			rc = fast_str(f, &a->name);
+		} else if (bit == 2) {
+			rc = fast_str(f, &blob);
+			if (rc == 1 && (strlen(blob) != REC_HEX_ID ||
+			    cf_hex_decode(a->blob_id, CF_ID_BYTES, blob) < 0))
+				rc = 0;
+			rec_wipe_free(blob);
+			blob = NULL;
+		} else {
+			rc = fast_int(f, &size);
+			if (rc == 1 && size < 0)
+				rc = 0;
+			a->size = (uint64_t)size;
+		}
+		if (rc != 1)
+			return rc;
+		if (f->p < f->end && *f->p == ',') {
+			f->p++;
+			continue;
+		}
+		if (f->p < f->end && *f->p == '}') {
+			f->p++;
+			break;
+		}
+		return 0;
+	}
+	return seen == 7u ? 1 : 0;
+}
+
+/* The attachments array: 1, 0 or -ENOMEM. */
+static int
+fast_atts(struct fast *f, struct cf_msg *m)
+{
+	struct cf_attach *na;
+	int rc;
+
+	if (f->p >= f->end || *f->p != '[')
+		return 0;
+	f->p++;
+	if (f->p < f->end && *f->p == ']') {
+		f->p++;
+		return 1;
+	}
+	for (;;) {
+		if ((na = realloc(m->att, (m->natt + 1) * sizeof *na)) == NULL)
+			return -ENOMEM;
+		m->att = na;
+		memset(&m->att[m->natt], 0, sizeof *na);
+		m->natt++;
+		if ((rc = fast_att(f, &m->att[m->natt - 1])) != 1)
+			return rc;
+		if (f->p < f->end && *f->p == ',') {
+			f->p++;
+			continue;
+		}
+		if (f->p < f->end && *f->p == ']') {
+			f->p++;
+			return 1;
+		}
+		return 0;
+	}
+}
+
+/* The member bits of a message record. */
+enum {
+	FM_TYPE = 1u << 0, FM_ID = 1u << 1, FM_TS = 1u << 2, FM_TS_RAW = 1u << 3,
+	FM_TZ = 1u << 4, FM_SENDER = 1u << 5, FM_BODY = 1u << 6, FM_ATT = 1u << 7,
+};
+
+/* A message record's JSON text (n bytes): 1 with *m filled, 0 when it is
+ * for jansson (*m cleared), -ENOMEM. */
+static int
+fast_msg(const uint8_t *text, size_t n, struct cf_msg *m)
+{
+	static const struct { const char *key; unsigned bit; } members[] = {
+		{ "type", FM_TYPE }, { "id", FM_ID }, { "ts", FM_TS }, { "ts_raw", FM_TS_RAW },
+		{ "tz", FM_TZ }, { "sender", FM_SENDER }, { "body", FM_BODY },
+		{ "attachments", FM_ATT },
+	};
+	struct fast f = { (const char *)text, (const char *)text + n };
+	char key[16], *type = NULL;
+	unsigned seen = 0, bit;
+	size_t i;
+	int rc = 0;
+
+	memset(m, 0, sizeof *m);
+	if (f.p >= f.end || *f.p != '{')
+		return 0;
+	f.p++;
+	for (;;) {
+		if (fast_key(&f, key, sizeof key) != 1)
+			goto nope;
+		for (bit = 0, i = 0; i < sizeof members / sizeof members[0]; i++)
+			if (strcmp(key, members[i].key) == 0)
+				bit = members[i].bit;
+		if (bit == 0 || (seen & bit))
+			goto nope;      /* "extra", unknown or repeated: jansson's */
+		seen |= bit;
+		switch (bit) {
+		case FM_TYPE:
+			rc = fast_str(&f, &type);
+			if (rc == 1 && strcmp(type, "message") != 0)
+				rc = 0;
+			free(type);
+			type = NULL;
+			break;
+		case FM_ID: rc = fast_str(&f, &m->id); break;
+		case FM_TS: rc = fast_int(&f, &m->ts_ms); break;
+		case FM_TS_RAW: rc = fast_str(&f, &m->ts_raw); break;
+		case FM_TZ: rc = fast_str(&f, &m->tz); break;
+		case FM_SENDER: rc = fast_str(&f, &m->sender); break;
+		case FM_BODY: rc = fast_str(&f, &m->body); break;
+		default: rc = fast_atts(&f, m); break;
+		}
+		if (rc != 1)
+			goto nope;
+		if (f.p < f.end && *f.p == ',') {
+			f.p++;
+			continue;
+		}
+		if (f.p < f.end && *f.p == '}') {
+			f.p++;
+			break;
+		}
+		rc = 0;
+		goto nope;
+	}
+	rc = 0;
+	if (f.p != f.end || (seen & (FM_TYPE | FM_TS | FM_BODY)) != (FM_TYPE | FM_TS | FM_BODY))
+		goto nope;
+	if (m->natt == 0) {
+		free(m->att);
+		m->att = NULL;
+	}
+	return 1;
+nope:
+	cf_msg_clear(m);
+	return rc < 0 ? rc : 0;
+}
+
 int
-cf_record_next_msg(const uint8_t *buf, size_t len, size_t *pos, struct cf_msg *m)
+cf_record_next_msg_json(const uint8_t *buf, size_t len, size_t *pos, struct cf_msg *m)
 {
 	json_t *o = NULL;
 	size_t next = 0;
@@ -523,6 +891,30 @@ cf_record_next_msg(const uint8_t *buf, size_t len, size_t *pos, struct cf_msg *m
 	}
 	*pos = next;
 	return 1;
+}
+
+int
+cf_record_next_msg(const uint8_t *buf, size_t len, size_t *pos, struct cf_msg *m)
+{
+	const uint8_t *p;
+	size_t n;
+	int rc;
+
+	memset(m, 0, sizeof *m);
+	if (*pos == len)
+		return 0;
+	if (*pos > len || len - *pos < 4)
+		return -EBADMSG;
+	p = buf + *pos;
+	n = (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 | (size_t)p[3] << 24;
+	if (n > len - *pos - 4)
+		return -EBADMSG;
+	if ((rc = fast_msg(p + 4, n, m)) != 0) {
+		if (rc == 1)
+			*pos += 4 + n;
+		return rc;
+	}
+	return cf_record_next_msg_json(buf, len, pos, m);
 }
 
 int

@@ -67,6 +67,10 @@ int cf_record_put_hdr(uint8_t **buf, size_t *len, size_t *cap, const struct cf_s
  */
 int cf_record_next_hdr(const uint8_t *buf, size_t len, size_t *pos, struct cf_seghdr *h);
 int cf_record_next_msg(const uint8_t *buf, size_t len, size_t *pos, struct cf_msg *m);
+/* The same decoded by jansson alone, without the fast path that
+ * cf_record_next_msg takes for the records cf_record_put_msg writes
+ * (record.c); for the tests that compare the two. */
+int cf_record_next_msg_json(const uint8_t *buf, size_t len, size_t *pos, struct cf_msg *m);
 
 /* Free (and wipe) every string of m / h; the struct is zeroed.  NULL ok. */
 void cf_msg_clear(struct cf_msg *m);

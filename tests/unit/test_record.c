@@ -333,6 +333,139 @@ test_malformed(void)
 	}
 }
 
+/*
+ * cf_record_next_msg takes a fast path for plain records and hands the
+ * rest to jansson (cf_record_next_msg_json): both must give the same
+ * result, the same struct and the same position on every input, the
+ * records cf_record_put_msg writes and hand-written edge cases alike.
+ */
+static int
+same_both_ways(const uint8_t *buf, size_t len)
+{
+	struct cf_msg a, b;
+	size_t pa = 0, pb = 0;
+	int ra, rb, same;
+
+	for (;;) {
+		ra = cf_record_next_msg(buf, len, &pa, &a);
+		rb = cf_record_next_msg_json(buf, len, &pb, &b);
+		same = ra == rb && pa == pb && (ra != 1 || msg_eq(&a, &b));
+		if (ra == 1)
+			cf_msg_clear(&a);
+		if (rb == 1)
+			cf_msg_clear(&b);
+		if (!same)
+			return 0;
+		if (ra != 1)
+			return 1;
+	}
+}
+
+static int
+same_one(const char *json)
+{
+	uint8_t buf[1024];
+	size_t len = 0;
+
+	raw_record(buf, &len, json);
+	return same_both_ways(buf, len);
+}
+
+static void
+test_fast_path(void)
+{
+	static const char *const cases[] = {
+		"{\"type\":\"message\",\"ts\":1,\"body\":\"x\"}",
+		"{\"body\":\"x\",\"ts\":-5,\"type\":\"message\"}",
+		"{\"type\":\"message\",\"ts\":0,\"body\":\"\"}",
+		"{\"type\":\"message\",\"ts\":-0,\"body\":\"x\"}",
+		"{\"type\":\"message\",\"ts\":01,\"body\":\"x\"}",
+		"{\"type\":\"message\",\"ts\":1e3,\"body\":\"x\"}",
+		"{\"type\":\"message\",\"ts\":1.0,\"body\":\"x\"}",
+		"{\"type\":\"message\",\"ts\":999999999999999999,\"body\":\"x\"}",
+		"{\"type\":\"message\",\"ts\":9223372036854775807,\"body\":\"x\"}",
+		"{\"type\":\"message\",\"ts\":9223372036854775808,\"body\":\"x\"}",
+		"{\"type\":\"message\",\"ts\":-,\"body\":\"x\"}",
+		"{\"type\":\"message\",\"ts\":1,\"body\":\"a\\\"b\\\\c\\/d\\be\\ff\\ng\\rh\\ti\"}",
+		"{\"type\":\"message\",\"ts\":1,\"body\":\"\\u00e9\\ud83d\\ude42\"}",
+		"{\"type\":\"message\",\"ts\":1,\"body\":\"\\ud83d\"}",
+		"{\"type\":\"message\",\"ts\":1,\"body\":\"\\x\"}",
+		"{\"type\":\"message\",\"ts\":1,\"body\":\"tab\tinside\"}",
+		"{\"type\":\"message\",\"ts\":1,\"body\":\"\xed\xa0\x80\"}",
+		"{\"type\":\"message\",\"ts\":1,\"body\":\"\xc0\xaf\"}",
+		"{\"type\":\"message\",\"ts\":1,\"body\":\"\xf4\x90\x80\x80\"}",
+		"{\"type\":\"message\",\"ts\":1,\"body\":\"\x7f \xe2\x82\xac\"}",
+		"{\"type\":\"message\",\"ts\":1,\"body\":\"x\",\"id\":\"\",\"sender\":\"\",\"tz\":\"UTC\","
+		    "\"ts_raw\":\"r\"}",
+		"{\"type\":\"message\",\"ts\":1,\"body\":\"x\",\"id\":5}",
+		"{\"type\":\"message\",\"ts\":1,\"body\":\"x\",\"sender\":null}",
+		"{\"type\":\"message\", \"ts\":1,\"body\":\"x\"}",
+		"{\"type\":\"message\",\"ts\":1,\"body\":\"x\"} ",
+		"{\"type\":\"message\",\"ts\":1,\"body\":\"x\"}x",
+		"{\"type\":\"message\",\"ts\":1,\"body\":\"x\",}",
+		"{\"type\":\"message\",\"ts\":1,\"body\":\"x\",\"body\":\"y\"}",
+		"{\"type\":\"message\",\"ts\":1,\"ts\":2,\"body\":\"x\"}",
+		"{\"type\":\"Message\",\"ts\":1,\"body\":\"x\"}",
+		"{\"type\":\"message\",\"ty\\u0070e\":1,\"ts\":1,\"body\":\"x\"}",
+		"{\"type\":\"message\",\"ts\":1,\"b\\u006fdy\":\"x\"}",
+		"{\"type\":\"message\",\"ts\":1,\"body\":\"x\",\"future\":[1,{}]}",
+		"{\"type\":\"message\",\"ts\":1,\"body\":\"x\",\"extra\":{\"kind\":\"edited\"}}",
+		"{\"type\":\"message\",\"ts\":1,\"body\":\"x\",\"extra\":\"{}\"}",
+		"{\"type\":\"message\",\"ts\":1,\"body\":\"x\",\"attachments\":[]}",
+		"{\"type\":\"message\",\"ts\":1,\"body\":\"x\",\"attachments\":[{\"name\":\"a\","
+		    "\"blob\":\"00112233445566778899aabbccddeeff\",\"size\":1},{\"size\":0,"
+		    "\"blob\":\"00112233445566778899AABBCCDDEEFF\",\"name\":\"b\\n\"}]}",
+		"{\"type\":\"message\",\"ts\":1,\"body\":\"x\",\"attachments\":[{\"name\":\"a\","
+		    "\"blob\":\"00112233445566778899aabbccddeeff\",\"size\":1,\"more\":2}]}",
+		"{\"type\":\"message\",\"ts\":1,\"body\":\"x\",\"attachments\":[{\"name\":\"a\","
+		    "\"blob\":\"00112233445566778899aabbccddeeff\",\"size\":1,\"size\":2}]}",
+		"{\"type\":\"message\",\"ts\":1,\"body\":\"x\",\"attachments\":[{\"name\":\"a\","
+		    "\"blob\":\"00112233445566778899aabbccddeef\",\"size\":1}]}",
+		"{\"type\":\"message\",\"ts\":1,\"body\":\"x\",\"attachments\":[{\"name\":\"a\","
+		    "\"blob\":\"00112233445566778899aabbccddeeff\",\"size\":-1}]}",
+		"{\"type\":\"message\",\"ts\":1,\"body\":\"x\",\"attachments\":[{\"name\":\"a\","
+		    "\"blob\":\"00112233445566778899aabbccddeeff\"}]}",
+		"{\"type\":\"message\",\"ts\":1,\"body\":\"x\",\"attachments\":[{}]}",
+		"{\"type\":\"message\",\"ts\":1,\"body\":\"x\",\"attachments\":[1]}",
+		"{\"type\":\"message\",\"ts\":1,\"body\":\"x\",\"attachments\":[{\"name\":\"a\","
+		    "\"blob\":\"00112233445566778899aabbccddeeff\",\"size\":1}",
+		"{\"type\":\"message\",\"ts\":1,\"body\":\"x\"",
+		"{\"type\":\"message\",\"ts\":1,\"body\":\"x",
+		"{}",
+		"",
+	};
+	struct cf_attach att[2];
+	struct cf_msg m;
+	uint8_t *buf = NULL;
+	size_t i, len = 0, cap = 0;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		if (!same_one(cases[i]))
+			fprintf(stderr, "fast and jansson paths differ on case %zu: %s\n", i,
+			    cases[i]);
+		CHECK(same_one(cases[i]));
+	}
+	/* what the encoder writes, with and without the optional members */
+	full_msg(&m, att);
+	for (i = 0; i < 64; i++) {
+		m.id = (i & 1) ? (char *)"msg-1" : NULL;
+		m.ts_raw = (i & 2) ? (char *)"raw" : NULL;
+		m.tz = (i & 4) ? (char *)"Europe/Paris" : NULL;
+		m.sender = (i & 8) ? (char *)"Zo\xc3\xab" : NULL;
+		m.natt = (i & 16) ? 2 : 0;
+		m.att = (i & 16) ? att : NULL;
+		m.extra = (i & 32) ? (char *)"{\"edited\":true}" : NULL;
+		m.ts_ms = (int64_t)i * 1000003 - 5;
+		REQUIRE(cf_record_put_msg(&buf, &len, &cap, &m) == 0);
+	}
+	CHECK(same_both_ways(buf, len));
+	/* and every truncation of that buffer */
+	for (i = 0; i < len; i += 7)
+		CHECK(same_both_ways(buf, i));
+	cf_wipe(buf, cap);
+	free(buf);
+}
+
 /* Put must refuse bad input and leave the buffer as it was. */
 static int
 put_fails(const struct cf_msg *m)
@@ -444,6 +577,7 @@ main(void)
 	test_round_trip();
 	test_many();
 	test_malformed();
+	test_fast_path();
 	test_invalid_put();
 	test_copy();
 	return CHECK_DONE("test_record");
