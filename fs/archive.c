@@ -641,7 +641,8 @@ cf_archive_reopen(struct cf_archive *a)
 {
 	cf_ks_close(a->ks);
 	a->ks = NULL;
-	return cf_ks_open(&a->ks, a->dir, a->flags);
+	/* cf_archive_open checked its pages moments ago */
+	return cf_ks_open(&a->ks, a->dir, a->flags | CF_KS_CHECKED);
 }
 
 void

@@ -51,6 +51,10 @@
 
 /* flags for cf_ks_open */
 #define CF_KS_RDONLY 0x1
+/* Skip the page structure check: only to open again, in the same process
+ * or a child, a keystore this program has just checked (the mount daemon
+ * after fork: cf_archive_reopen). */
+#define CF_KS_CHECKED 0x2
 
 struct cf_ks;
 struct cf_txn;
