@@ -110,6 +110,10 @@ struct cf_jsonl_line {
  */
 int cf_jsonl_parse_line(const char *line, size_t len, const char *dir, const char *tz,
     struct cf_jsonl_line *out, char *why, size_t whylen);
+/* The same with jansson alone, without the fast path cf_jsonl_parse_line
+ * takes for plain lines (import_jsonl.c); for the tests that compare. */
+int cf_jsonl_parse_line_json(const char *line, size_t len, const char *dir, const char *tz,
+    struct cf_jsonl_line *out, char *why, size_t whylen);
 /* Free (and wipe) everything in l; the struct is zeroed.  NULL ok. */
 void cf_jsonl_line_clear(struct cf_jsonl_line *l);
 

@@ -1,8 +1,9 @@
 /*
  * import_jsonl.c - the canonical JSON Lines importer (format in import.h).
  *
- * Each line is parsed on its own with jansson (duplicate members refused)
- * into a struct cf_msg and moved into the batch; the first bad line stops
+ * Each line is parsed on its own with jansson (duplicate members refused),
+ * or, when it is plain (see fast_line), directly, into a struct cf_msg and
+ * moved into the batch; the first bad line stops
  * the whole file with "FILE:LINE: reason".  Reasons name members and
  * attachment files but never quote message content: jansson's " near
  * '<token>'" suffix is replaced by the column.
@@ -27,6 +28,7 @@
 
 #include "crypto.h"
 #include "import.h"
+#include "jfast.h"
 #include "util.h"
 
 #define JSONL_LINE_INIT 65536           /* initial line buffer */
@@ -294,15 +296,110 @@ json_reason(const json_error_t *e, char *why, size_t whylen)
 	cf_wipe(text, sizeof text);
 }
 
-int
-cf_jsonl_parse_line(const char *line, size_t len, const char *dir, const char *tz,
-    struct cf_jsonl_line *out, char *why, size_t whylen)
+/*
+ * The fast path: a line with only "chat", "chat_title", "id", "ts",
+ * "sender" and "body", in the plain JSON of jfast.h (what the generator of
+ * a large export usually writes), is read without a jansson tree; the
+ * time, zone and checks that follow are the same for both paths.  Any
+ * other line, and any line the subset cannot read, goes to jansson, which
+ * reads it or gives the reason.  test_import_jsonl compares the paths.
+ * Returns 1 with out and *ts filled, 0 for jansson, -ENOMEM.
+ */
+enum {
+	FL_CHAT = 1u << 0, FL_TITLE = 1u << 1, FL_ID = 1u << 2, FL_TS = 1u << 3,
+	FL_SENDER = 1u << 4, FL_BODY = 1u << 5,
+};
+
+static int
+fast_line(const char *line, size_t len, struct cf_jsonl_line *out, char **ts)
+{
+	static const struct { const char *key; unsigned bit; } members[] = {
+		{ "chat", FL_CHAT }, { "chat_title", FL_TITLE }, { "id", FL_ID }, { "ts", FL_TS },
+		{ "sender", FL_SENDER }, { "body", FL_BODY },
+	};
+	const unsigned need = FL_CHAT | FL_TS | FL_SENDER | FL_BODY;
+	struct cf_jf f;
+	char key[16], num[24], *v = NULL;
+	unsigned seen = 0, bit;
+	int64_t id;
+	size_t i;
+	int rc = 0;
+
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		len--;
+	f.p = line;
+	f.end = line + len;
+	if (cf_jf_eat(&f, '{') != 1)
+		return 0;
+	for (;;) {
+		if (cf_jf_key(&f, key, sizeof key) != 1)
+			goto nope;
+		for (bit = 0, i = 0; i < sizeof members / sizeof members[0]; i++)
+			if (strcmp(key, members[i].key) == 0)
+				bit = members[i].bit;
+		if (bit == 0 || (seen & bit))
+			goto nope;
+		seen |= bit;
+		if (bit == FL_ID && f.p < f.end && (*f.p == '-' || (*f.p >= '0' && *f.p <= '9'))) {
+			if ((rc = cf_jf_int(&f, &id)) != 1)
+				goto nope;
+			snprintf(num, sizeof num, "%lld", (long long)id);
+			if ((out->msg.id = strdup(num)) == NULL) {
+				rc = -ENOMEM;
+				goto nope;
+			}
+			goto next;
+		}
+		if ((rc = cf_jf_str(&f, &v)) != 1)
+			goto nope;
+		if (*v == '\0' && bit != FL_BODY) {
+			/* "" is absent for the optional members, an error for the
+			 * required ones: jansson's path says which */
+			cf_free_wiped(v);
+			v = NULL;
+			if (bit != FL_TITLE && bit != FL_ID) {
+				rc = 0;
+				goto nope;
+			}
+			goto next;
+		}
+		switch (bit) {
+		case FL_CHAT: out->chat = v; break;
+		case FL_TITLE: out->title = v; break;
+		case FL_ID: out->msg.id = v; break;
+		case FL_TS: *ts = v; break;
+		case FL_SENDER: out->msg.sender = v; break;
+		default: out->msg.body = v; break;
+		}
+		v = NULL;
+next:
+		if (cf_jf_eat(&f, ',') == 1)
+			continue;
+		if (cf_jf_eat(&f, '}') == 1)
+			break;
+		rc = 0;
+		goto nope;
+	}
+	rc = 0;
+	if (f.p != f.end || (seen & need) != need)
+		goto nope;
+	return 1;
+nope:
+	cf_jsonl_line_clear(out);
+	cf_free_wiped(*ts);
+	*ts = NULL;
+	return rc < 0 ? rc : 0;
+}
+
+static int
+parse_line(const char *line, size_t len, const char *dir, const char *tz,
+    struct cf_jsonl_line *out, char *why, size_t whylen, int fast)
 {
 	json_error_t jerr;
 	json_t *root = NULL;
 	const char *zone;
 	char *ts = NULL;
-	int rc, had_offset = 0;
+	int rc, had_offset = 0, sender_req;
 
 	memset(out, 0, sizeof *out);
 	if (whylen > 0)
@@ -311,35 +408,42 @@ cf_jsonl_parse_line(const char *line, size_t len, const char *dir, const char *t
 		return 0;
 	zone = (tz != NULL && *tz != '\0') ? tz : cf_tz_local_name();
 
-	root = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-	if (root == NULL) {
-		if (json_error_code(&jerr) == json_error_out_of_memory) {
-			rc = -ENOMEM;
-		} else {
-			json_reason(&jerr, why, whylen);
-			rc = -EINVAL;
+	rc = fast ? fast_line(line, len, out, &ts) : 0;
+	if (rc < 0)
+		goto out;
+	if (rc == 0) {
+		root = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+		if (root == NULL) {
+			if (json_error_code(&jerr) == json_error_out_of_memory) {
+				rc = -ENOMEM;
+			} else {
+				json_reason(&jerr, why, whylen);
+				rc = -EINVAL;
+			}
+			cf_wipe(&jerr, sizeof jerr);
+			goto out;
 		}
-		cf_wipe(&jerr, sizeof jerr);
-		goto out;
-	}
-	if (!json_is_object(root)) {
-		snprintf(why, whylen, "not a JSON object");
-		rc = -EINVAL;
-		goto out;
-	}
+		if (!json_is_object(root)) {
+			snprintf(why, whylen, "not a JSON object");
+			rc = -EINVAL;
+			goto out;
+		}
 
-	if ((rc = get_string(root, "chat", REQUIRED, NON_EMPTY, &out->chat, why, whylen)) < 0 ||
-	    (rc = get_string(root, "chat_title", OPTIONAL, MAY_BE_EMPTY, &out->title, why,
-	    whylen)) < 0 ||
-	    (rc = get_id(root, &out->msg.id, why, whylen)) < 0 ||
-	    (rc = get_string(root, "ts", REQUIRED, NON_EMPTY, &ts, why, whylen)) < 0 ||
-	    /* "sender": null (not absent) is an event without a sender, a
-	     * system line, as `coffer export --format jsonl` writes one */
-	    (rc = get_string(root, "sender", json_is_null(json_object_get(root, "sender")) ?
-	    OPTIONAL : REQUIRED, NON_EMPTY, &out->msg.sender, why, whylen)) < 0 ||
-	    (rc = get_string(root, "body", REQUIRED, MAY_BE_EMPTY, &out->msg.body, why,
-	    whylen)) < 0)
-		goto out;
+		/* "sender": null (not absent) is an event without a sender, a
+		 * system line, as `coffer export --format jsonl` writes one */
+		sender_req = json_is_null(json_object_get(root, "sender")) ? OPTIONAL : REQUIRED;
+		if ((rc = get_string(root, "chat", REQUIRED, NON_EMPTY, &out->chat, why,
+		    whylen)) < 0 ||
+		    (rc = get_string(root, "chat_title", OPTIONAL, MAY_BE_EMPTY, &out->title,
+		    why, whylen)) < 0 ||
+		    (rc = get_id(root, &out->msg.id, why, whylen)) < 0 ||
+		    (rc = get_string(root, "ts", REQUIRED, NON_EMPTY, &ts, why, whylen)) < 0 ||
+		    (rc = get_string(root, "sender", sender_req, NON_EMPTY, &out->msg.sender, why,
+		    whylen)) < 0 ||
+		    (rc = get_string(root, "body", REQUIRED, MAY_BE_EMPTY, &out->msg.body, why,
+		    whylen)) < 0)
+			goto out;
+	}
 
 	rc = cf_parse_time(ts, zone, &out->msg.ts_ms, &had_offset);
 	if (rc == -EINVAL) {
@@ -355,8 +459,8 @@ cf_jsonl_parse_line(const char *line, size_t len, const char *dir, const char *t
 		goto out;
 	}
 
-	if ((rc = get_attachments(root, dir, &out->msg, why, whylen)) < 0 ||
-	    (rc = get_extra(root, &out->msg.extra)) < 0)
+	if (root != NULL && ((rc = get_attachments(root, dir, &out->msg, why, whylen)) < 0 ||
+	    (rc = get_extra(root, &out->msg.extra)) < 0))
 		goto out;
 	rc = 1;
 out:
@@ -367,6 +471,20 @@ out:
 	if (rc < 0)
 		cf_jsonl_line_clear(out);
 	return rc;
+}
+
+int
+cf_jsonl_parse_line(const char *line, size_t len, const char *dir, const char *tz,
+    struct cf_jsonl_line *out, char *why, size_t whylen)
+{
+	return parse_line(line, len, dir, tz, out, why, whylen, 1);
+}
+
+int
+cf_jsonl_parse_line_json(const char *line, size_t len, const char *dir, const char *tz,
+    struct cf_jsonl_line *out, char *why, size_t whylen)
+{
+	return parse_line(line, len, dir, tz, out, why, whylen, 0);
 }
 
 void

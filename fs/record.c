@@ -1,6 +1,8 @@
 /*
  * record.c - messages and segment headers as length-prefixed JSON records
- * (the layout is in record.h), built and parsed with jansson.
+ * (the layout is in record.h), built and parsed with jansson, except the
+ * plain message records (no "extra"), which are written and read directly
+ * through jfast.h: same bytes, same results (see "the fast path" below).
  *
  * Encoding: one compact JSON object per record (json_dumps with
  * JSON_COMPACT | JSON_PRESERVE_ORDER, members in the order of record.h),
@@ -38,6 +40,7 @@
 
 #include <jansson.h>
 
+#include "jfast.h"
 #include "record.h"
 #include "util.h"
 
@@ -87,42 +90,7 @@ rec_wipe_free(char *s)
 static int
 rec_utf8_valid(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-
-	while (*p != 0) {
-		uint32_t cp, min;
-		size_t len, k;
-
-		if (*p < 0x80) {
-			p++;
-			continue;
-		}
-		if ((*p & 0xe0) == 0xc0) {
-			len = 2;
-			cp = *p & 0x1fu;
-			min = 0x80;
-		} else if ((*p & 0xf0) == 0xe0) {
-			len = 3;
-			cp = *p & 0x0fu;
-			min = 0x800;
-		} else if ((*p & 0xf8) == 0xf0) {
-			len = 4;
-			cp = *p & 0x07u;
-			min = 0x10000;
-		} else {
-			return 0;
-		}
-		/* A NUL among the continuation bytes fails the 10xxxxxx test. */
-		for (k = 1; k < len; k++) {
-			if ((p[k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (p[k] & 0x3fu);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		p += len;
-	}
-	return 1;
+	return cf_jf_utf8_valid(s, strlen(s));
 }
 
 /* o[key] = s (s non-NULL).  json_object_set_new drops v even on failure. */
@@ -289,7 +257,7 @@ rec_extra(json_t *o, const char *extra)
 }
 
 int
-cf_record_put_msg(uint8_t **buf, size_t *len, size_t *cap, const struct cf_msg *m)
+cf_record_put_msg_json(uint8_t **buf, size_t *len, size_t *cap, const struct cf_msg *m)
 {
 	json_t *o;
 	int rc;
@@ -318,6 +286,116 @@ cf_record_put_msg(uint8_t **buf, size_t *len, size_t *cap, const struct cf_msg *
 		rc = rec_append(buf, len, cap, o);
 	json_decref(o);
 	return rc;
+}
+
+/* ---- the fast path for writing message records --------------------------- */
+
+/*
+ * The same bytes as json_dumps(JSON_COMPACT | JSON_PRESERVE_ORDER) of the
+ * object cf_record_put_msg_json builds, without building it: a message
+ * without "extra" (those go through jansson, which re-encodes the extra
+ * object) is written directly.  tests/unit/test_record.c compares the two.
+ */
+
+/* ",\"key\":" then the string, for an optional member. */
+static size_t
+enc_member_len(const char *key, const char *s)
+{
+	return s == NULL || *s == '\0' ? 0 : 4 + strlen(key) + cf_jf_put_len(s);
+}
+
+static char *
+enc_member(char *p, const char *key, const char *s)
+{
+	size_t k;
+
+	if (s == NULL || *s == '\0')
+		return p;
+	k = strlen(key);
+	*p++ = ',';
+	*p++ = '"';
+	memcpy(p, key, k);
+	p += k;
+	*p++ = '"';
+	*p++ = ':';
+	return cf_jf_put(p, s);
+}
+
+static int
+fast_put_msg(uint8_t **buf, size_t *len, size_t *cap, const struct cf_msg *m)
+{
+	const char *body = m->body != NULL ? m->body : "";
+	char ts[24], sizes[24], hex[REC_HEX_ID + 1];
+	size_t n, i;
+	char *p, *start;
+	int rc;
+
+	if ((m->id != NULL && !rec_utf8_valid(m->id)) ||
+	    (m->ts_raw != NULL && !rec_utf8_valid(m->ts_raw)) ||
+	    (m->tz != NULL && !rec_utf8_valid(m->tz)) ||
+	    (m->sender != NULL && !rec_utf8_valid(m->sender)) || !rec_utf8_valid(body) ||
+	    (m->natt > 0 && m->att == NULL))
+		return -EINVAL;
+	for (i = 0; i < m->natt; i++)
+		if (m->att[i].name == NULL || m->att[i].size > (uint64_t)INT64_MAX ||
+		    !rec_utf8_valid(m->att[i].name))
+			return -EINVAL;
+	snprintf(ts, sizeof ts, "%lld", (long long)m->ts_ms);
+	n = strlen("{\"type\":\"message\"") + enc_member_len("id", m->id) +
+	    strlen(",\"ts\":") + strlen(ts) + enc_member_len("ts_raw", m->ts_raw) +
+	    enc_member_len("tz", m->tz) + enc_member_len("sender", m->sender) +
+	    strlen(",\"body\":") + cf_jf_put_len(body) + 1;
+	if (m->natt > 0)
+		n += strlen(",\"attachments\":[]");
+	for (i = 0; i < m->natt; i++) {
+		snprintf(sizes, sizeof sizes, "%llu", (unsigned long long)m->att[i].size);
+		n += (i > 0) + strlen("{\"name\":,\"blob\":\"\",\"size\":}") +
+		    cf_jf_put_len(m->att[i].name) + REC_HEX_ID + strlen(sizes);
+	}
+	if (n > UINT32_MAX)
+		return -EINVAL;
+	if ((rc = rec_reserve(buf, len, cap, 4 + n)) < 0)
+		return rc;
+	start = p = (char *)*buf + *len + 4;
+	p += sprintf(p, "{\"type\":\"message\"");
+	p = enc_member(p, "id", m->id);
+	p += sprintf(p, ",\"ts\":%s", ts);
+	p = enc_member(p, "ts_raw", m->ts_raw);
+	p = enc_member(p, "tz", m->tz);
+	p = enc_member(p, "sender", m->sender);
+	memcpy(p, ",\"body\":", 8);
+	p = cf_jf_put(p + 8, body);
+	if (m->natt > 0) {
+		memcpy(p, ",\"attachments\":[", 16);
+		p += 16;
+		for (i = 0; i < m->natt; i++) {
+			if (i > 0)
+				*p++ = ',';
+			memcpy(p, "{\"name\":", 8);
+			p = cf_jf_put(p + 8, m->att[i].name);
+			cf_hex_encode(hex, m->att[i].blob_id, CF_ID_BYTES);
+			p += sprintf(p, ",\"blob\":\"%s\",\"size\":%llu}", hex,
+			    (unsigned long long)m->att[i].size);
+		}
+		*p++ = ']';
+	}
+	*p++ = '}';
+	if ((size_t)(p - start) != n)
+		return -EINVAL;         /* cannot happen: the sizes above */
+	(*buf)[*len] = (uint8_t)n;
+	(*buf)[*len + 1] = (uint8_t)(n >> 8);
+	(*buf)[*len + 2] = (uint8_t)(n >> 16);
+	(*buf)[*len + 3] = (uint8_t)(n >> 24);
+	*len += 4 + n;
+	return 0;
+}
+
+int
+cf_record_put_msg(uint8_t **buf, size_t *len, size_t *cap, const struct cf_msg *m)
+{
+	if (m->extra == NULL || *m->extra == '\0')
+		return fast_put_msg(buf, len, cap, m);
+	return cf_record_put_msg_json(buf, len, cap, m);
 }
 
 int
@@ -508,198 +586,10 @@ rec_get_extra(const json_t *o, char **out)
  * fails the same way, on either path (tests/unit/test_record.c,
  * tests/fuzz/fuzz_record.c compare them).
  */
-struct fast {
-	const char *p;
-	const char *end;
-};
-
-/* Bytes that end a run of plain string content: '"', '\\' and controls. */
-static int
-fast_special(unsigned char c)
-{
-	return c < 0x20 || c == '"' || c == '\\';
-}
-
-/* Strict UTF-8 (as rec_utf8_valid) of n bytes without NUL, eight ASCII
- * bytes at a time where it can. */
-static int
-fast_utf8_valid(const char *s, size_t n)
-{
-	const unsigned char *p = (const unsigned char *)s, *end = p + n;
-	uint64_t w;
-
-	while (p < end) {
-		uint32_t cp, min;
-		size_t len, k;
-
-		while (end - p >= 8) {
-			memcpy(&w, p, 8);
-			if ((w & 0x8080808080808080ULL) != 0)
-				break;
-			p += 8;
-		}
-		if (p >= end)
-			break;
-		if (*p < 0x80) {
-			p++;
-			continue;
-		}
-		if ((*p & 0xe0) == 0xc0) {
-			len = 2;
-			cp = *p & 0x1fu;
-			min = 0x80;
-		} else if ((*p & 0xf0) == 0xe0) {
-			len = 3;
-			cp = *p & 0x0fu;
-			min = 0x800;
-		} else if ((*p & 0xf8) == 0xf0) {
-			len = 4;
-			cp = *p & 0x07u;
-			min = 0x10000;
-		} else {
-			return 0;
-		}
-		if ((size_t)(end - p) < len)
-			return 0;
-		for (k = 1; k < len; k++) {
-			if ((p[k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (p[k] & 0x3fu);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		p += len;
-	}
-	return 1;
-}
-
-/*
- * A string: 1 with *out (malloc'd), 0 when it is not for the fast path,
- * -ENOMEM.  Only the escapes \" \\ \/ \b \f \n \r \t; the content is
- * checked as UTF-8 after decoding (an escape is ASCII either way, so this
- * is the check jansson makes of the raw text).
- */
-static int
-fast_str(struct fast *f, char **out)
-{
-	const char *p = f->p, *start, *r, *e;
-	size_t nesc = 0, n;
-	char *o, *q;
-
-	if (p >= f->end || *p != '"')
-		return 0;
-	start = ++p;
-	for (;;) {
-		/* eight bytes at a time while none is special (SWAR: a byte
-		 * below 0x20, or equal to '"' or '\\', sets its top bit) */
-		while (f->end - p >= 8) {
-			uint64_t w, q8, b8;
-
-			memcpy(&w, p, 8);
-			q8 = w ^ 0x2222222222222222ULL;
-			b8 = w ^ 0x5c5c5c5c5c5c5c5cULL;
-			if ((((w - 0x2020202020202020ULL) & ~w) |
-			    ((q8 - 0x0101010101010101ULL) & ~q8) |
-			    ((b8 - 0x0101010101010101ULL) & ~b8)) & 0x8080808080808080ULL)
-				break;
-			p += 8;
-		}
-		while (p < f->end && !fast_special((unsigned char)*p))
-			p++;
-		if (p >= f->end || (unsigned char)*p < 0x20)
-			return 0;
-		if (*p == '"')
-			break;
-		/* a backslash */
-		if (f->end - p < 2 || p[1] == '\0' || strchr("\"\\/bfnrt", p[1]) == NULL)
-			return 0;
-		p += 2;
-		nesc++;
-	}
-	n = (size_t)(p - start) - nesc;
-	if ((o = malloc(n + 1)) == NULL)
-		return -ENOMEM;
-	for (q = o, r = start; r < p;) {
-		e = nesc > 0 ? memchr(r, '\\', (size_t)(p - r)) : NULL;
-		if (e == NULL)
-			e = p;
-		memcpy(q, r, (size_t)(e - r));
-		q += e - r;
-		r = e;
-		if (r >= p)
-			break;
-		switch (r[1]) {
-		case 'b': *q++ = '\b'; break;
-		case 'f': *q++ = '\f'; break;
-		case 'n': *q++ = '\n'; break;
-		case 'r': *q++ = '\r'; break;
-		case 't': *q++ = '\t'; break;
-		default: *q++ = r[1]; break;
-		}
-		r += 2;
-	}
-	*q = '\0';
-	if (!fast_utf8_valid(o, n)) {
-		rec_wipe_free(o);
-		return 0;
-	}
-	f->p = p + 1;
-	*out = o;
-	return 1;
-}
-
-/* A member name and its colon: 1 with key (a-z and '_' only), else 0. */
-static int
-fast_key(struct fast *f, char *key, size_t size)
-{
-	const char *p = f->p;
-	size_t n = 0;
-
-	if (p >= f->end || *p++ != '"')
-		return 0;
-	while (p < f->end && ((*p >= 'a' && *p <= 'z') || *p == '_')) {
-		if (n + 1 >= size)
-			return 0;
-		key[n++] = *p++;
-	}
-	if (n == 0 || f->end - p < 2 || p[0] != '"' || p[1] != ':')
-		return 0;
-	key[n] = '\0';
-	f->p = p + 2;
-	return 1;
-}
-
-/* An integer: 1 with *v, else 0. */
-static int
-fast_int(struct fast *f, int64_t *v)
-{
-	const char *p = f->p;
-	int neg = 0, digits = 0;
-	int64_t x = 0;
-
-	if (p < f->end && *p == '-') {
-		neg = 1;
-		p++;
-	}
-	if (p >= f->end || *p < '0' || *p > '9')
-		return 0;
-	if (*p == '0' && (neg || (p + 1 < f->end && p[1] >= '0' && p[1] <= '9')))
-		return 0;               /* "-0" and leading zeros: jansson decides */
-	while (p < f->end && *p >= '0' && *p <= '9') {
-		if (++digits > 18)
-			return 0;
-		x = x * 10 + (*p++ - '0');
-	}
-	if (p >= f->end || (*p != ',' && *p != '}' && *p != ']'))
-		return 0;               /* a fraction, an exponent, or garbage */
-	*v = neg ? -x : x;
-	f->p = p;
-	return 1;
-}
 
 /* One attachment object into a (zeroed): 1, 0 or -ENOMEM. */
 static int
-fast_att(struct fast *f, struct cf_attach *a)
+fast_att(struct cf_jf *f, struct cf_attach *a)
 {
 	char key[8], *blob = NULL;
 	unsigned seen = 0, bit;
@@ -710,7 +600,7 @@ fast_att(struct fast *f, struct cf_attach *a)
 		return 0;
 	f->p++;
 	for (;;) {
-		if (fast_key(f, key, sizeof key) != 1)
+		if (cf_jf_key(f, key, sizeof key) != 1)
 			return 0;
 		bit = strcmp(key, "name") == 0 ? 1u : strcmp(key, "blob") == 0 ? 2u :
 		    strcmp(key, "size") == 0 ? 4u : 0u;
@@ -718,16 +608,16 @@ fast_att(struct fast *f, struct cf_attach *a)
 			return 0;
 		seen |= bit;
 		if (bit == 1) {
-			rc = fast_str(f, &a->name);
+			rc = cf_jf_str(f, &a->name);
 		} else if (bit == 2) {
-			rc = fast_str(f, &blob);
+			rc = cf_jf_str(f, &blob);
 			if (rc == 1 && (strlen(blob) != REC_HEX_ID ||
 			    cf_hex_decode(a->blob_id, CF_ID_BYTES, blob) < 0))
 				rc = 0;
 			rec_wipe_free(blob);
 			blob = NULL;
 		} else {
-			rc = fast_int(f, &size);
+			rc = cf_jf_int(f, &size);
 			if (rc == 1 && size < 0)
 				rc = 0;
 			a->size = (uint64_t)size;
@@ -749,7 +639,7 @@ fast_att(struct fast *f, struct cf_attach *a)
 
 /* The attachments array: 1, 0 or -ENOMEM. */
 static int
-fast_atts(struct fast *f, struct cf_msg *m)
+fast_atts(struct cf_jf *f, struct cf_msg *m)
 {
 	struct cf_attach *na;
 	int rc;
@@ -797,7 +687,7 @@ fast_msg(const uint8_t *text, size_t n, struct cf_msg *m)
 		{ "tz", FM_TZ }, { "sender", FM_SENDER }, { "body", FM_BODY },
 		{ "attachments", FM_ATT },
 	};
-	struct fast f = { (const char *)text, (const char *)text + n };
+	struct cf_jf f = { (const char *)text, (const char *)text + n };
 	char key[16], *type = NULL;
 	unsigned seen = 0, bit;
 	size_t i;
@@ -808,7 +698,7 @@ fast_msg(const uint8_t *text, size_t n, struct cf_msg *m)
 		return 0;
 	f.p++;
 	for (;;) {
-		if (fast_key(&f, key, sizeof key) != 1)
+		if (cf_jf_key(&f, key, sizeof key) != 1)
 			goto nope;
 		for (bit = 0, i = 0; i < sizeof members / sizeof members[0]; i++)
 			if (strcmp(key, members[i].key) == 0)
@@ -818,18 +708,18 @@ fast_msg(const uint8_t *text, size_t n, struct cf_msg *m)
 		seen |= bit;
 		switch (bit) {
 		case FM_TYPE:
-			rc = fast_str(&f, &type);
+			rc = cf_jf_str(&f, &type);
 			if (rc == 1 && strcmp(type, "message") != 0)
 				rc = 0;
 			free(type);
 			type = NULL;
 			break;
-		case FM_ID: rc = fast_str(&f, &m->id); break;
-		case FM_TS: rc = fast_int(&f, &m->ts_ms); break;
-		case FM_TS_RAW: rc = fast_str(&f, &m->ts_raw); break;
-		case FM_TZ: rc = fast_str(&f, &m->tz); break;
-		case FM_SENDER: rc = fast_str(&f, &m->sender); break;
-		case FM_BODY: rc = fast_str(&f, &m->body); break;
+		case FM_ID: rc = cf_jf_str(&f, &m->id); break;
+		case FM_TS: rc = cf_jf_int(&f, &m->ts_ms); break;
+		case FM_TS_RAW: rc = cf_jf_str(&f, &m->ts_raw); break;
+		case FM_TZ: rc = cf_jf_str(&f, &m->tz); break;
+		case FM_SENDER: rc = cf_jf_str(&f, &m->sender); break;
+		case FM_BODY: rc = cf_jf_str(&f, &m->body); break;
 		default: rc = fast_atts(&f, m); break;
 		}
 		if (rc != 1)

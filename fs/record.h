@@ -54,6 +54,10 @@ struct cf_seghdr {
  * (a growing malloc'd buffer).  Returns 0 or -ENOMEM/-EINVAL. */
 int cf_record_put_msg(uint8_t **buf, size_t *len, size_t *cap, const struct cf_msg *m);
 int cf_record_put_hdr(uint8_t **buf, size_t *len, size_t *cap, const struct cf_seghdr *h);
+/* The same message record built and written by jansson alone, without the
+ * direct writer cf_record_put_msg uses for messages without extra
+ * (record.c); for the tests that compare the two. */
+int cf_record_put_msg_json(uint8_t **buf, size_t *len, size_t *cap, const struct cf_msg *m);
 
 /*
  * Walk a segment's plaintext.  *pos starts at 0; each call decodes the next

@@ -1,25 +1,53 @@
 /*
  * fuzz_jsonl.c - libFuzzer target for the canonical JSON Lines importer:
  * every input is one line given to cf_jsonl_parse_line (attachment paths
- * resolve under a folder that does not exist, so no file is read).
+ * resolve under a folder that does not exist, so no file is read), and to
+ * cf_jsonl_parse_line_json, jansson alone: the fast path must give the
+ * same result, the same reason and the same fields, or the target aborts.
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "import.h"
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static int
+str_same(const char *a, const char *b)
+{
+	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct cf_jsonl_line l;
-	char why[256];
+	struct cf_jsonl_line a, b;
+	char wa[256], wb[256];
+	int ra, rb, same;
 
 	cf_log_quiet(1);
-	if (cf_jsonl_parse_line((const char *)data, size, "/nonexistent-coffer-fuzz", "UTC", &l,
-	    why, sizeof(why)) == 1)
-		cf_jsonl_line_clear(&l);
+	ra = cf_jsonl_parse_line((const char *)data, size, "/nonexistent-coffer-fuzz", "UTC", &a,
+	    wa, sizeof(wa));
+	rb = cf_jsonl_parse_line_json((const char *)data, size, "/nonexistent-coffer-fuzz", "UTC",
+	    &b, wb, sizeof(wb));
+	same = ra == rb && (ra >= 0 || strcmp(wa, wb) == 0);
+	if (same && ra == 1)
+		same = str_same(a.chat, b.chat) && str_same(a.title, b.title) &&
+		    str_same(a.msg.id, b.msg.id) && a.msg.ts_ms == b.msg.ts_ms &&
+		    str_same(a.msg.ts_raw, b.msg.ts_raw) && str_same(a.msg.tz, b.msg.tz) &&
+		    str_same(a.msg.sender, b.msg.sender) && str_same(a.msg.body, b.msg.body) &&
+		    a.msg.natt == b.msg.natt && str_same(a.msg.extra, b.msg.extra);
+	if (ra == 1)
+		cf_jsonl_line_clear(&a);
+	if (rb == 1)
+		cf_jsonl_line_clear(&b);
+	if (!same) {
+		fprintf(stderr, "fuzz_jsonl: the fast path (%d) and jansson (%d) differ\n", ra, rb);
+		abort();
+	}
 	return 0;
 }

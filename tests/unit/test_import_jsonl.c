@@ -51,6 +51,93 @@ parse_file(const char *path, const char *tz, size_t *count, char *err, size_t er
 	return rc;
 }
 
+/* ---- the fast path gives what jansson gives ---------------------------- */
+
+static int
+str_same(const char *a, const char *b)
+{
+	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
+/* Parse line both ways (with and without the fast path): same result,
+ * same reason, same fields. */
+static int
+both_ways(const char *line)
+{
+	struct cf_jsonl_line a, b;
+	char wa[256], wb[256];
+	int ra, rb, same;
+
+	ra = cf_jsonl_parse_line(line, strlen(line), tmpdir, "Europe/Paris", &a, wa, sizeof wa);
+	rb = cf_jsonl_parse_line_json(line, strlen(line), tmpdir, "Europe/Paris", &b, wb,
+	    sizeof wb);
+	same = ra == rb && (ra >= 0 || strcmp(wa, wb) == 0);
+	if (same && ra == 1)
+		same = str_same(a.chat, b.chat) && str_same(a.title, b.title) &&
+		    str_same(a.msg.id, b.msg.id) && a.msg.ts_ms == b.msg.ts_ms &&
+		    str_same(a.msg.ts_raw, b.msg.ts_raw) && str_same(a.msg.tz, b.msg.tz) &&
+		    str_same(a.msg.sender, b.msg.sender) && str_same(a.msg.body, b.msg.body) &&
+		    a.msg.natt == b.msg.natt && str_same(a.msg.extra, b.msg.extra);
+	if (!same)
+		fprintf(stderr, "the paths differ (%d, %d: %s | %s) on: %s\n", ra, rb,
+		    ra < 0 ? wa : "", rb < 0 ? wb : "", line);
+	if (ra == 1)
+		cf_jsonl_line_clear(&a);
+	if (rb == 1)
+		cf_jsonl_line_clear(&b);
+	return same;
+}
+
+static void
+test_fast_path(void)
+{
+	static const char *const lines[] = {
+		"{\"chat\":\"c\",\"ts\":\"2024-05-01T10:00:00Z\",\"sender\":\"A\",\"body\":\"x\"}\n",
+		"{\"chat\":\"c\",\"chat_title\":\"T\",\"id\":7,\"ts\":\"2024-05-01T10:00:00+02:00\","
+		    "\"sender\":\"Zo\xc3\xab\",\"body\":\"a\\nb \\\"q\\\" \\\\ \\t \xf0\x9f\x99\x82\"}\r\n",
+		"{\"body\":\"\",\"sender\":\"A\",\"ts\":\"2024-05-01 10:00:00\",\"id\":\"m-1\","
+		    "\"chat\":\"c\"}",
+		"{\"chat\":\"c\",\"chat_title\":\"\",\"id\":\"\",\"ts\":\"2024-05-01T10:00:00Z\","
+		    "\"sender\":\"A\",\"body\":\"x\"}",
+		"{\"chat\":\"c\",\"id\":-12,\"ts\":\"2024-05-01T10:00:00Z\",\"sender\":\"A\",\"body\":\"x\"}",
+		"{\"chat\":\"c\",\"id\":1.5,\"ts\":\"2024-05-01T10:00:00Z\",\"sender\":\"A\",\"body\":\"x\"}",
+		"{\"chat\":\"c\",\"id\":99999999999999999999,\"ts\":\"2024-05-01T10:00:00Z\","
+		    "\"sender\":\"A\",\"body\":\"x\"}",
+		"{\"chat\":\"c\",\"id\":true,\"ts\":\"2024-05-01T10:00:00Z\",\"sender\":\"A\",\"body\":\"x\"}",
+		"{\"chat\":\"\",\"ts\":\"2024-05-01T10:00:00Z\",\"sender\":\"A\",\"body\":\"x\"}",
+		"{\"chat\":\"c\",\"ts\":\"\",\"sender\":\"A\",\"body\":\"x\"}",
+		"{\"chat\":\"c\",\"ts\":\"yesterday\",\"sender\":\"A\",\"body\":\"x\"}",
+		"{\"chat\":\"c\",\"ts\":\"2024-05-01T10:00:00Z\",\"sender\":\"\",\"body\":\"x\"}",
+		"{\"chat\":\"c\",\"ts\":\"2024-05-01T10:00:00Z\",\"sender\":null,\"body\":\"x\"}",
+		"{\"chat\":\"c\",\"ts\":\"2024-05-01T10:00:00Z\",\"body\":\"x\"}",
+		"{\"chat\":\"c\",\"ts\":\"2024-05-01T10:00:00Z\",\"sender\":\"A\"}",
+		"{\"chat\":\"c\",\"ts\":\"2024-05-01T10:00:00Z\",\"sender\":\"A\",\"body\":5}",
+		"{\"chat\":\"c\",\"ts\":\"2024-05-01T10:00:00Z\",\"sender\":\"A\",\"body\":\"x\","
+		    "\"mood\":\"ok\",\"n\":[1,2]}",
+		"{\"chat\":\"c\",\"ts\":\"2024-05-01T10:00:00Z\",\"sender\":\"A\",\"body\":\"x\","
+		    "\"attachments\":[]}",
+		"{\"chat\":\"c\",\"ts\":\"2024-05-01T10:00:00Z\",\"sender\":\"A\",\"body\":\"x\","
+		    "\"body\":\"y\"}",
+		"{\"chat\":\"c\",\"ts\":\"2024-05-01T10:00:00Z\",\"sender\":\"A\",\"body\":\"\\u00e9\"}",
+		"{\"chat\":\"c\",\"ts\":\"2024-05-01T10:00:00Z\",\"sender\":\"A\",\"body\":\"\\u0000\"}",
+		"{\"chat\":\"c\",\"ts\":\"2024-05-01T10:00:00Z\",\"sender\":\"A\",\"body\":\"\xff\"}",
+		"{\"chat\":\"c\",\"ts\":\"2024-05-01T10:00:00Z\",\"sender\":\"A\",\"body\":\"tab\there\"}",
+		"{\"chat\":\"c\", \"ts\":\"2024-05-01T10:00:00Z\",\"sender\":\"A\",\"body\":\"x\"}",
+		" {\"chat\":\"c\",\"ts\":\"2024-05-01T10:00:00Z\",\"sender\":\"A\",\"body\":\"x\"}",
+		"{\"chat\":\"c\",\"ts\":\"2024-05-01T10:00:00Z\",\"sender\":\"A\",\"body\":\"x\"} x",
+		"{\"chat\":\"c\",\"ts\":\"2024-05-01T10:00:00Z\",\"sender\":\"A\",\"body\":\"x\"",
+		"{\"chat\":\"c\",\"ts\":\"2024-05-01T10:00:00Z\",\"sender\":\"A\",\"body\":\"x",
+		"{\"ch\\u0061t\":\"c\",\"ts\":\"2024-05-01T10:00:00Z\",\"sender\":\"A\",\"body\":\"x\"}",
+		"[1]",
+		"{}",
+		"   \n",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof lines / sizeof lines[0]; i++)
+		CHECK(both_ways(lines[i]));
+}
+
 /* ---- a large file is stored in batches as it is read -------------------- */
 
 static int flushes;
@@ -573,6 +660,7 @@ main(void)
 	test_line_attachments();
 	test_files();
 	test_flush();
+	test_fast_path();
 	remove_tmp();
 	return CHECK_DONE("test_import_jsonl");
 }

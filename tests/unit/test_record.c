@@ -466,6 +466,70 @@ test_fast_path(void)
 	free(buf);
 }
 
+/* cf_record_put_msg writes messages without extra directly; the bytes
+ * must be those jansson writes (cf_record_put_msg_json), and bad input
+ * must be refused the same way. */
+static int
+put_both(const struct cf_msg *m)
+{
+	uint8_t *a = NULL, *b = NULL;
+	size_t la = 0, ca = 0, lb = 0, cb = 0;
+	int ra, rb, same;
+
+	ra = cf_record_put_msg(&a, &la, &ca, m);
+	rb = cf_record_put_msg_json(&b, &lb, &cb, m);
+	same = ra == rb && la == lb && (la == 0 || memcmp(a, b, la) == 0);
+	if (!same)
+		fprintf(stderr, "put differs: %d/%d %zu/%zu: %.*s | %.*s\n", ra, rb, la, lb,
+		    (int)(la > 4 ? la - 4 : 0), a != NULL ? (const char *)a + 4 : "",
+		    (int)(lb > 4 ? lb - 4 : 0), b != NULL ? (const char *)b + 4 : "");
+	free(a);
+	free(b);
+	return same;
+}
+
+static void
+test_fast_put(void)
+{
+	char all[160], *q = all;
+	struct cf_attach att[2];
+	struct cf_msg m;
+	int c;
+	size_t i;
+
+	/* every control character, quote, backslash, slash, DEL, UTF-8 */
+	for (c = 1; c < 0x20; c++)
+		*q++ = (char)c;
+	strcpy(q, "\"\\/\x7f \xc3\xa9\xf0\x9f\x99\x82 end");
+	full_msg(&m, att);
+	m.extra = NULL;
+	for (i = 0; i < 64; i++) {
+		m.id = (i & 1) ? all : (i & 2) ? (char *)"" : NULL;
+		m.ts_raw = (i & 2) ? all : NULL;
+		m.tz = (i & 4) ? (char *)"Europe/Paris" : NULL;
+		m.sender = (i & 8) ? all : NULL;
+		m.body = (i & 16) ? all : (i & 1) ? NULL : (char *)"";
+		m.natt = (i & 32) ? 2 : (i & 4) ? 1 : 0;
+		m.att = m.natt > 0 ? att : NULL;
+		att[1].name = (i & 8) ? all : (char *)"b";
+		m.ts_ms = (i & 1) ? -(int64_t)i * 977 : INT64_MAX - (int64_t)i;
+		CHECK(put_both(&m));
+	}
+	/* refusals */
+	m.body = (char *)"bad \xff utf-8";
+	CHECK(put_both(&m));
+	m.body = (char *)"ok";
+	att[0].size = (uint64_t)INT64_MAX + 1;
+	m.att = att;
+	m.natt = 1;
+	CHECK(put_both(&m));
+	att[0].size = 5;
+	att[0].name = NULL;
+	CHECK(put_both(&m));
+	m.att = NULL;
+	CHECK(put_both(&m));
+}
+
 /* Put must refuse bad input and leave the buffer as it was. */
 static int
 put_fails(const struct cf_msg *m)
@@ -578,6 +642,7 @@ main(void)
 	test_many();
 	test_malformed();
 	test_fast_path();
+	test_fast_put();
 	test_invalid_put();
 	test_copy();
 	return CHECK_DONE("test_record");
