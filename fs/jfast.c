@@ -34,7 +34,8 @@ fast_special(unsigned char c)
 	return c < 0x20 || c == '"' || c == '\\';
 }
 
-/* Eight ASCII bytes at a time where it can. */
+/* Eight ASCII bytes at a time where it can; each multi-byte form checked
+ * by its lead byte's ranges (Unicode table 3-7), without decoding it. */
 int
 cf_jf_utf8_valid(const char *s, size_t n)
 {
@@ -42,46 +43,39 @@ cf_jf_utf8_valid(const char *s, size_t n)
 	uint64_t w;
 
 	while (p < end) {
-		uint32_t cp, min;
-		size_t len, k;
+		unsigned char c = *p;
 
-		while (end - p >= 8) {
-			memcpy(&w, p, 8);
-			if ((w & 0x8080808080808080ULL) != 0)
-				break;
-			p += 8;
-		}
-		if (p >= end)
-			break;
-		if (*p < 0x80) {
+		if (c < 0x80) {
+			if (end - p >= 8) {
+				memcpy(&w, p, 8);
+				if ((w & HIGHS) == 0) {
+					p += 8;
+					continue;
+				}
+			}
 			p++;
 			continue;
 		}
-		if ((*p & 0xe0) == 0xc0) {
-			len = 2;
-			cp = *p & 0x1fu;
-			min = 0x80;
-		} else if ((*p & 0xf0) == 0xe0) {
-			len = 3;
-			cp = *p & 0x0fu;
-			min = 0x800;
-		} else if ((*p & 0xf8) == 0xf0) {
-			len = 4;
-			cp = *p & 0x07u;
-			min = 0x10000;
-		} else {
-			return 0;
-		}
-		if ((size_t)(end - p) < len)
-			return 0;
-		for (k = 1; k < len; k++) {
-			if ((p[k] & 0xc0) != 0x80)
+		if (c >= 0xc2 && c <= 0xdf) {
+			if (end - p < 2 || (p[1] & 0xc0) != 0x80)
 				return 0;
-			cp = (cp << 6) | (p[k] & 0x3fu);
+			p += 2;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			if (end - p < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
+			    (c == 0xe0 && p[1] < 0xa0) ||         /* overlong */
+			    (c == 0xed && p[1] > 0x9f))           /* surrogates */
+				return 0;
+			p += 3;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			if (end - p < 4 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
+			    (p[3] & 0xc0) != 0x80 ||
+			    (c == 0xf0 && p[1] < 0x90) ||         /* overlong */
+			    (c == 0xf4 && p[1] > 0x8f))           /* past U+10FFFF */
+				return 0;
+			p += 4;
+		} else {
+			return 0;       /* a continuation byte, C0, C1, F5..FF */
 		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		p += len;
 	}
 	return 1;
 }

@@ -701,8 +701,10 @@ fast_msg(const uint8_t *text, size_t n, struct cf_msg *m)
 		if (cf_jf_key(&f, key, sizeof key) != 1)
 			goto nope;
 		for (bit = 0, i = 0; i < sizeof members / sizeof members[0]; i++)
-			if (strcmp(key, members[i].key) == 0)
+			if (key[0] == members[i].key[0] && strcmp(key, members[i].key) == 0) {
 				bit = members[i].bit;
+				break;
+			}
 		if (bit == 0 || (seen & bit))
 			goto nope;      /* "extra", unknown or repeated: jansson's */
 		seen |= bit;
