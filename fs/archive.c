@@ -22,6 +22,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1740,10 +1742,12 @@ cf_chat_content_free(struct cf_chat_content *cc)
 	memset(cc, 0, sizeof(*cc));
 }
 
-/* Decrypt one segment and append its header and messages to cc. */
+/* Decrypt one segment: its header into *hdr, its messages appended to
+ * msgs.  Touches nothing shared but what it reads: called from two threads
+ * at once by cf_chat_load. */
 static int
 load_segment(struct cf_archive *a, const struct cf_chat *c, const struct cf_blob_rec *b,
-    struct cf_chat_content *cc, struct vec *msgs)
+    struct cf_seghdr *hdr, struct vec *msgs)
 {
 	struct cf_blob_reader *r = NULL;
 	uint8_t *plain = NULL;
@@ -1770,13 +1774,12 @@ load_segment(struct cf_archive *a, const struct cf_chat *c, const struct cf_blob
 		goto out;
 	if ((rc = cf_blob_read_all(r, &plain, &len)) != 0)
 		goto out;
-	rc = cf_record_next_hdr(plain, len, &pos, &cc->hdrs[cc->nhdrs]);
+	rc = cf_record_next_hdr(plain, len, &pos, hdr);
 	if (rc != 1) {
 		cf_error("%s: segment has no valid header record", path);
 		rc = -EBADMSG;
 		goto out;
 	}
-	cc->nhdrs++;
 	while ((rc = cf_record_next_msg(plain, len, &pos, &m)) == 1) {
 		m.seg_seq = b->seq;
 		m.rec_idx = idx++;
@@ -1797,42 +1800,128 @@ out:
 	return rc;
 }
 
+/*
+ * The segments of one conversation, decrypted and parsed by two threads
+ * (the caller's and one helper) taking the next segment in turn: the first
+ * look into a large conversation is mostly this work, and the mount has
+ * two cores for it.  Each segment goes to its own vector; cf_chat_load
+ * joins them in sequence order.
+ */
+#define LOAD_PARALLEL_MIN (1u << 20)    /* plaintext bytes worth a thread */
+
+struct seg_job {
+	struct cf_archive *a;
+	const struct cf_chat *c;
+	const struct cf_blob_rec *segs;
+	struct cf_seghdr *hdrs;         /* one per segment */
+	struct vec *outs;               /* one per segment */
+	int *rcs;                       /* one per segment */
+	size_t n;
+	atomic_size_t next;
+	atomic_int failed;              /* stop taking segments */
+};
+
+static void *
+seg_worker(void *arg)
+{
+	struct seg_job *j = arg;
+	size_t i;
+
+	while (!atomic_load(&j->failed) && (i = atomic_fetch_add(&j->next, 1)) < j->n) {
+		j->rcs[i] = load_segment(j->a, j->c, &j->segs[i], &j->hdrs[i], &j->outs[i]);
+		if (j->rcs[i] != 0)
+			atomic_store(&j->failed, 1);
+	}
+	return NULL;
+}
+
 int
 cf_chat_load(struct cf_archive *a, const struct cf_chat *c, struct cf_chat_content *out)
 {
 	struct vec segs = { .size = sizeof(struct cf_blob_rec) };
-	struct vec msgs = { .size = sizeof(struct cf_msg) };
+	struct vec *outs = NULL;
+	struct seg_job job;
 	struct cf_txn *t = NULL;
-	size_t i;
-	int rc;
+	pthread_t helper;
+	uint64_t plain = 0;
+	size_t i, k, total = 0;
+	int *rcs = NULL, rc, helped = 0;
 
 	memset(out, 0, sizeof(*out));
 	if ((rc = cf_ks_begin(a->ks, 0, &t)) != 0)
 		return rc;
 	rc = cf_ks_conv_segments(t, c->id, push_blob, &segs);
 	cf_ks_abort(t);
+	if (rc != 0 || segs.n == 0)
+		goto out;
+	out->hdrs = calloc(segs.n, sizeof(*out->hdrs));
+	outs = calloc(segs.n, sizeof(*outs));
+	rcs = calloc(segs.n, sizeof(*rcs));
+	if (out->hdrs == NULL || outs == NULL || rcs == NULL) {
+		cf_error("out of memory");
+		rc = -ENOMEM;
+		goto out;
+	}
+	out->nhdrs = segs.n;            /* zeroed headers clear safely */
+	for (i = 0; i < segs.n; i++) {
+		outs[i].size = sizeof(struct cf_msg);
+		plain += ((const struct cf_blob_rec *)segs.v)[i].plain_size;
+	}
+	memset(&job, 0, sizeof(job));
+	job.a = a;
+	job.c = c;
+	job.segs = segs.v;
+	job.hdrs = out->hdrs;
+	job.outs = outs;
+	job.rcs = rcs;
+	job.n = segs.n;
+	atomic_init(&job.next, 0);
+	atomic_init(&job.failed, 0);
+	/* a helper only when there is enough to share; without one (or if it
+	 * cannot start) this thread loads every segment */
+	if (segs.n > 1 && plain >= LOAD_PARALLEL_MIN &&
+	    pthread_create(&helper, NULL, seg_worker, &job) == 0)
+		helped = 1;
+	(void)seg_worker(&job);
+	if (helped && pthread_join(helper, NULL) != 0) {
+		cf_error("cannot join a loading thread");
+		rc = -EIO;
+		goto out;
+	}
+	/* the first failure in sequence order, as a serial load would give */
+	for (i = 0; i < segs.n && rc == 0; i++)
+		rc = rcs[i];
+	if (rc == 0 && atomic_load(&job.next) < segs.n)
+		rc = -EIO;              /* cannot happen: every segment was taken */
 	if (rc != 0)
 		goto out;
-	if (segs.n > 0 && (out->hdrs = calloc(segs.n, sizeof(*out->hdrs))) == NULL) {
+	for (i = 0; i < segs.n; i++)
+		total += outs[i].n;
+	if (total > 0 && (out->msgs = malloc(total * sizeof(*out->msgs))) == NULL) {
+		cf_error("out of memory");
 		rc = -ENOMEM;
 		goto out;
 	}
 	for (i = 0; i < segs.n; i++) {
-		if ((rc = load_segment(a, c, (const struct cf_blob_rec *)segs.v + i, out, &msgs)) != 0)
-			goto out;
+		if (outs[i].n > 0)
+			memcpy(out->msgs + out->n, outs[i].v, outs[i].n * sizeof(*out->msgs));
+		out->n += outs[i].n;
+		free(outs[i].v);
+		outs[i].v = NULL;
+		outs[i].n = 0;
 	}
-	out->msgs = msgs.v;
-	out->n = msgs.n;
-	msgs.v = NULL;
-	msgs.n = 0;
 	if (out->n > 0)
 		qsort(out->msgs, out->n, sizeof(*out->msgs), msg_cmp);
 out:
-	if (msgs.v != NULL) {
-		for (i = 0; i < msgs.n; i++)
-			cf_msg_clear((struct cf_msg *)msgs.v + i);
-		free(msgs.v);
+	if (outs != NULL) {
+		for (i = 0; i < segs.n; i++) {
+			for (k = 0; k < outs[i].n; k++)
+				cf_msg_clear((struct cf_msg *)outs[i].v + k);
+			free(outs[i].v);
+		}
+		free(outs);
 	}
+	free(rcs);
 	free(segs.v);
 	if (rc != 0)
 		cf_chat_content_free(out);
