@@ -160,6 +160,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -225,6 +227,11 @@ struct cf_ks {
 	MDB_env *env;
 	int rdonly;
 	int checked;                    /* CF_KS_CHECKED: no page check at open */
+	/* The dedup tree (a tag per message ever imported: by far the largest)
+	 * is left out of the page check at open and checked on its first use
+	 * instead (ks_ready): most commands, and the mount, never read it. */
+	atomic_int dedup_ok;
+	pthread_mutex_t dedup_lock;
 	MDB_dbi dbi[KS_NDB];            /* valid for the env's lifetime */
 	char path[PATH_MAX];            /* ARCHIVE/keystore, for messages */
 };
@@ -512,12 +519,16 @@ be32_get(const uint8_t b[4])
 
 /* ---- low-level access ------------------------------------------------ */
 
+static int ks_ready(struct cf_ks *ks, enum ks_db db);
+
 static int
 ks_get(struct cf_txn *t, enum ks_db db, const void *k, size_t klen, MDB_val *v)
 {
 	MDB_val key = { klen, (void *)k };
 	int rc;
 
+	if ((rc = ks_ready(t->ks, db)) != 0)
+		return rc;
 	rc = mdb_get(t->txn, t->ks->dbi[db], &key, v);
 	if (rc == MDB_NOTFOUND)
 		return -ENOENT;
@@ -537,6 +548,8 @@ ks_put(struct cf_txn *t, enum ks_db db, const void *k, size_t klen, const struct
 		cf_error("%s: %s record too large", t->ks->path, ks_db_names[db]);
 		return -EINVAL;
 	}
+	if ((rc = ks_ready(t->ks, db)) != 0)
+		return rc;
 	rc = mdb_put(t->txn, t->ks->dbi[db], &key, &val, 0);
 	if (rc != 0)
 		return ks_fail(t->ks, rc);
@@ -551,6 +564,8 @@ ks_del_any(struct cf_txn *t, enum ks_db db, const void *k, size_t klen)
 	MDB_val key = { klen, (void *)k };
 	int rc;
 
+	if ((rc = ks_ready(t->ks, db)) != 0)
+		return rc;
 	rc = mdb_del(t->txn, t->ks->dbi[db], &key, NULL);
 	if (rc == MDB_NOTFOUND)
 		return -ENOENT;
@@ -764,6 +779,12 @@ ks_alloc(struct cf_ks **ksp, const char *archive_dir, int rdonly)
 		return rc;
 	}
 	ks->rdonly = rdonly;
+	atomic_init(&ks->dedup_ok, 0);
+	if ((rc = pthread_mutex_init(&ks->dedup_lock, NULL)) != 0) {
+		cf_error("%s: cannot create a lock: %s", ks->path, strerror(rc));
+		free(ks);
+		return -rc;
+	}
 	*ksp = ks;
 	return 0;
 }
@@ -836,6 +857,7 @@ cf_ks_create(const char *archive_dir)
 	if (rc < 0)
 		ks_create_undo(ks->path, made_dir);
 out:
+	pthread_mutex_destroy(&ks->dedup_lock);
 	free(ks);
 	return rc;
 }
@@ -853,6 +875,7 @@ cf_ks_open(struct cf_ks **ksp, const char *archive_dir, int flags)
 	ks->checked = (flags & CF_KS_CHECKED) != 0;
 	rc = ks_env_open(ks, 1);
 	if (rc < 0) {
+		pthread_mutex_destroy(&ks->dedup_lock);
 		free(ks);
 		return rc;
 	}
@@ -867,6 +890,7 @@ cf_ks_close(struct cf_ks *ks)
 		return;
 	if (ks->env != NULL)
 		mdb_env_close(ks->env);
+	pthread_mutex_destroy(&ks->dedup_lock);
 	free(ks);
 }
 
@@ -1112,6 +1136,8 @@ ks_walk(struct cf_txn *t, enum ks_db db, const void *prefix, size_t plen,
 	MDB_val k = { plen, (void *)prefix }, v;
 	int rc;
 
+	if ((rc = ks_ready(t->ks, db)) != 0)
+		return rc;
 	rc = mdb_cursor_open(t->txn, t->ks->dbi[db], &cur);
 	if (rc != 0)
 		return ks_fail(t->ks, rc);
@@ -2684,7 +2710,10 @@ struct ks_pages {
 	int nbad;
 	/* the named databases' records, walked after the main database */
 	uint8_t subs[PG_SUBDB_MAX][DB_REC];
+	uint8_t subcheck[PG_SUBDB_MAX]; /* whether to walk it (skip, only) */
 	size_t nsubs;
+	const char *skip;               /* a named database not to walk, or NULL */
+	const char *only;               /* the only one to walk, or NULL */
 };
 
 static uint64_t
@@ -2855,6 +2884,16 @@ pg_walk(struct ks_pages *c, uint64_t pgno, unsigned level, int main_db, uint64_t
 				pg_bad(c, "more than %d named databases", PG_SUBDB_MAX);
 				return -EBADMSG;
 			}
+			{
+				const char *name = (const char *)nd + ND_HDR;
+				int is_skip = c->skip != NULL && ksize == strlen(c->skip) &&
+				    memcmp(name, c->skip, ksize) == 0;
+				int is_only = c->only != NULL && ksize == strlen(c->only) &&
+				    memcmp(name, c->only, ksize) == 0;
+
+				c->subcheck[c->nsubs] = (uint8_t)(c->only != NULL ? is_only :
+				    !is_skip);
+			}
 			memcpy(c->subs[c->nsubs++], nd + ND_HDR + ksize, DB_REC);
 		}
 	}
@@ -2940,7 +2979,7 @@ pg_check_txn(struct ks_pages *c, MDB_txn *txn)
 	if ((rc = pg_tree(c, meta + META_MAIN_DB, 1)) != 0)
 		return rc;
 	for (i = 0; i < (int)c->nsubs; i++)
-		if ((rc = pg_tree(c, c->subs[i], 0)) != 0)
+		if (c->subcheck[i] && (rc = pg_tree(c, c->subs[i], 0)) != 0)
 			return rc;
 	return 0;
 }
@@ -3021,7 +3060,39 @@ ks_pages_open_check(const struct cf_ks *ks)
 	c.ks = ks;
 	c.bad = ks_pages_report;
 	c.arg = (void *)ks;
+	c.skip = "dedup";               /* checked when first used: ks_ready */
 	return ks_pages_check(&c, ks->env);
+}
+
+/*
+ * Before sub-database db is used: the dedup tree is checked on its first
+ * use in this environment (the open check left it out).  The check reads
+ * the current snapshot through a read transaction of its own, also when
+ * the caller holds a write transaction (the environment is MDB_NOTLS).
+ * Returns 0, -EBADMSG (reported) or -errno.
+ */
+static int
+ks_ready(struct cf_ks *ks, enum ks_db db)
+{
+	struct ks_pages c;
+	int rc;
+
+	if (db != KS_DEDUP || atomic_load(&ks->dedup_ok))
+		return 0;
+	if ((rc = pthread_mutex_lock(&ks->dedup_lock)) != 0)
+		return -rc;
+	rc = 0;
+	if (!atomic_load(&ks->dedup_ok)) {
+		memset(&c, 0, sizeof c);
+		c.ks = ks;
+		c.bad = ks_pages_report;
+		c.arg = (void *)ks;
+		c.only = "dedup";
+		if ((rc = ks_pages_check(&c, ks->env)) == 0)
+			atomic_store(&ks->dedup_ok, 1);
+	}
+	pthread_mutex_unlock(&ks->dedup_lock);
+	return rc;
 }
 
 int

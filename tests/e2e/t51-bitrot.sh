@@ -494,6 +494,26 @@ for pg in 0 1 "$BRANCH" "$PLEAF" "$MLEAF"; do
 		[ "$pg" -gt 1 ] && [ $o -eq 16 ] && break
 	done
 done
+# the dedup tree (a tag per imported message, the largest) is checked when
+# first used, not at open: with its root damaged, reading commands and the
+# mount work, an import is refused with one clear line and stores nothing,
+# and verify finds it (or refuses, naming the keystore)
+what="dedup root page type"
+restore_ks
+flip_byte "$KS/data.mdb" $((BRANCH * PSIZE + 10))
+run "$COFFER" chats "$A" $G
+[ $rc -eq 0 ] || fail "$what: chats exited $rc: $(cat "$T/err")"
+before=$(find "$A/blobs" -type f | wc -l)
+printf '%s\n' '{"chat":"dd","ts":"2024-01-01T00:00:00Z","sender":"A","body":"after damage"}' \
+    >"$T/dd.jsonl"
+run "$COFFER" import "$A" --as feeder --passphrase-file "$(pw feeder)" "$T/dd.jsonl"
+[ $rc -eq 2 ] && grep -q "$A/keystore: damaged" "$T/err" ||
+    fail "$what: import exited $rc: $(cat "$T/err")"
+[ "$(find "$A/blobs" -type f | wc -l)" -eq "$before" ] || fail "$what: the import left files"
+run "$COFFER" verify "$A"
+ks_found || ks_refused || fail "$what: verify exited $rc: $(cat "$T/out" "$T/err")"
+restore_ks
+
 # the meta pages' transaction ids: a damaged one would make LMDB read an
 # older snapshot (or another page's); refused at open, or found by verify
 for pg in 0 1; do
