@@ -61,46 +61,6 @@ has_suffix(const char *s, const char *suffix)
 	return n >= m && strcasecmp(s + n - m, suffix) == 0;
 }
 
-/* Well-formed UTF-8 (no overlongs, surrogates or values past U+10FFFF):
- * what jansson and the record format accept. */
-static int
-utf8_valid(const char *s, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)s, *end = p + len;
-	unsigned c, n, i, min;
-
-	while (p < end) {
-		c = *p++;
-		if (c < 0x80)
-			continue;
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			min = 0x80;
-			c &= 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			min = 0x800;
-			c &= 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			min = 0x10000;
-			c &= 0x07;
-		} else {
-			return 0;
-		}
-		if ((size_t)(end - p) < n)
-			return 0;
-		for (i = 0; i < n; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return 0;
-			c = (c << 6) | (p[i] & 0x3f);
-		}
-		if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-			return 0;
-		p += n;
-	}
-	return 1;
-}
 
 static const char *
 base_name(const char *path)
@@ -1683,7 +1643,7 @@ sigtop_parse(struct sig *s, char *const *files, size_t n)
 				conv_free(&c);
 				return sig_nomem(files[i]);
 			}
-			if (!utf8_valid(c.stem, strlen(c.stem))) {
+			if (!cf_utf8_valid(c.stem, strlen(c.stem))) {
 				conv_free(&c);
 				return sig_fail(files[i], 0, "file name is not valid UTF-8");
 			}
@@ -2479,7 +2439,7 @@ chatmd_cb(void *arg, unsigned long lineno, char *line, size_t len)
 	struct export_file *x = arg;
 	size_t tlen, sb, se, rest;
 
-	if (!utf8_valid(line, len))
+	if (!cf_utf8_valid(line, len))
 		return sig_fail(x->file, lineno, "invalid UTF-8");
 	if (md_header(line, len, &tlen, &sb, &se, &rest)) {
 		int rc = md_finish(x);
@@ -2520,7 +2480,7 @@ export_file(struct sig *s, const char *file, const char *chat, int is_json)
 	int rc;
 
 	memset(&x, 0, sizeof x);
-	if (!utf8_valid(chat, strlen(chat)))
+	if (!cf_utf8_valid(chat, strlen(chat)))
 		return sig_fail(file, 0, "conversation name is not valid UTF-8");
 	if ((dir = parent_dir(file)) == NULL)
 		return sig_nomem(file);

@@ -191,44 +191,7 @@ base_name(const char *path)
 static int
 utf8_valid(const char *s, size_t n)
 {
-	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0, len, k;
-	uint32_t cp, min;
-
-	while (i < n) {
-		if (u[i] == 0)
-			return 0;
-		if (u[i] < 0x80) {
-			i++;
-			continue;
-		}
-		if (u[i] >= 0xc2 && u[i] <= 0xdf) {
-			len = 2;
-			cp = u[i] & 0x1fu;
-			min = 0x80;
-		} else if ((u[i] & 0xf0) == 0xe0) {
-			len = 3;
-			cp = u[i] & 0x0fu;
-			min = 0x800;
-		} else if (u[i] >= 0xf0 && u[i] <= 0xf4) {
-			len = 4;
-			cp = u[i] & 0x07u;
-			min = 0x10000;
-		} else {
-			return 0;
-		}
-		if (n - i < len)
-			return 0;
-		for (k = 1; k < len; k++) {
-			if ((u[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (u[i + k] & 0x3fu);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += len;
-	}
-	return 1;
+	return memchr(s, '\0', n) == NULL && cf_utf8_valid(s, n);
 }
 
 /* The code point at s[*i] (valid UTF-8 assumed; a stray byte reads as

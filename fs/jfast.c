@@ -4,8 +4,8 @@
  *
  * Strings are scanned eight bytes at a time (SWAR: a byte below 0x20, or
  * equal to '"' or '\\', sets its top bit in the test word) and checked as
- * UTF-8 eight ASCII bytes at a time; the escapes are ASCII, so checking
- * the decoded bytes is the check jansson makes of the raw text.
+ * strict UTF-8 after decoding (cf_utf8_valid); the escapes are ASCII, so
+ * checking the decoded bytes is the check jansson makes of the raw text.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -14,6 +14,7 @@
 
 #include "crypto.h"
 #include "jfast.h"
+#include "util.h"
 
 #define ONES 0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
@@ -32,52 +33,6 @@ static int
 fast_special(unsigned char c)
 {
 	return c < 0x20 || c == '"' || c == '\\';
-}
-
-/* Eight ASCII bytes at a time where it can; each multi-byte form checked
- * by its lead byte's ranges (Unicode table 3-7), without decoding it. */
-int
-cf_jf_utf8_valid(const char *s, size_t n)
-{
-	const unsigned char *p = (const unsigned char *)s, *end = p + n;
-	uint64_t w;
-
-	while (p < end) {
-		unsigned char c = *p;
-
-		if (c < 0x80) {
-			if (end - p >= 8) {
-				memcpy(&w, p, 8);
-				if ((w & HIGHS) == 0) {
-					p += 8;
-					continue;
-				}
-			}
-			p++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			if (end - p < 2 || (p[1] & 0xc0) != 0x80)
-				return 0;
-			p += 2;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			if (end - p < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
-			    (c == 0xe0 && p[1] < 0xa0) ||         /* overlong */
-			    (c == 0xed && p[1] > 0x9f))           /* surrogates */
-				return 0;
-			p += 3;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			if (end - p < 4 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
-			    (p[3] & 0xc0) != 0x80 ||
-			    (c == 0xf0 && p[1] < 0x90) ||         /* overlong */
-			    (c == 0xf4 && p[1] > 0x8f))           /* past U+10FFFF */
-				return 0;
-			p += 4;
-		} else {
-			return 0;       /* a continuation byte, C0, C1, F5..FF */
-		}
-	}
-	return 1;
 }
 
 /*
@@ -140,7 +95,7 @@ cf_jf_str(struct cf_jf *f, char **out)
 		r += 2;
 	}
 	*q = '\0';
-	if (!cf_jf_utf8_valid(o, n)) {
+	if (!cf_utf8_valid(o, n)) {
 		cf_wipe(o, n);
 		free(o);
 		return 0;

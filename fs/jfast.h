@@ -40,10 +40,6 @@ int cf_jf_int(struct cf_jf *f, int64_t *v);
 /* The character c. */
 int cf_jf_eat(struct cf_jf *f, char c);
 
-/* Strict UTF-8 of s[0..n): shortest forms, no surrogates, nothing above
- * U+10FFFF (and no NUL when n counts only the string).  1 or 0. */
-int cf_jf_utf8_valid(const char *s, size_t n);
-
 /* The bytes s (NUL-terminated) takes as a JSON string, quotes included,
  * escaped as jansson escapes it: \" \\ \b \f \n \r \t, other control
  * characters as \u00XX, everything else as it is. */

@@ -90,7 +90,7 @@ rec_wipe_free(char *s)
 static int
 rec_utf8_valid(const char *s)
 {
-	return cf_jf_utf8_valid(s, strlen(s));
+	return cf_utf8_valid(s, strlen(s));
 }
 
 /* o[key] = s (s non-NULL).  json_object_set_new drops v even on failure. */

@@ -695,3 +695,49 @@ cf_args_refuse_secrets(int argc, char *const argv[])
 	}
 	return 0;
 }
+
+/* Eight ASCII bytes at a time where it can; each multi-byte form checked
+ * by its lead byte's ranges (Unicode table 3-7), without decoding it. */
+int
+cf_utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+	uint64_t w;
+
+	while (p < end) {
+		unsigned char c = *p;
+
+		if (c < 0x80) {
+			if (end - p >= 8) {
+				memcpy(&w, p, 8);
+				if ((w & 0x8080808080808080ULL) == 0) {
+					p += 8;
+					continue;
+				}
+			}
+			p++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			if (end - p < 2 || (p[1] & 0xc0) != 0x80)
+				return 0;
+			p += 2;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			if (end - p < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
+			    (c == 0xe0 && p[1] < 0xa0) ||         /* overlong */
+			    (c == 0xed && p[1] > 0x9f))           /* surrogates */
+				return 0;
+			p += 3;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			if (end - p < 4 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
+			    (p[3] & 0xc0) != 0x80 ||
+			    (c == 0xf0 && p[1] < 0x90) ||         /* overlong */
+			    (c == 0xf4 && p[1] > 0x8f))           /* past U+10FFFF */
+				return 0;
+			p += 4;
+		} else {
+			return 0;       /* a continuation byte, C0, C1, F5..FF */
+		}
+	}
+	return 1;
+}

@@ -91,6 +91,10 @@ int cf_read_file(const char *path, char **buf, size_t *len);
 /* A NUL-terminated malloc'd copy of len bytes of s (which may hold NULs
  * that end the copy early for string use).  NULL when out of memory. */
 char *cf_memdup_str(const char *s, size_t len);
+/* Strict UTF-8 of s[0..n): shortest forms, no surrogates, nothing above
+ * U+10FFFF; a NUL byte counts as ASCII (callers that refuse NUL check for
+ * it).  1 or 0. */
+int cf_utf8_valid(const char *s, size_t n);
 
 /* snprintf that returns -ENAMETOOLONG instead of truncating. */
 int cf_path(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

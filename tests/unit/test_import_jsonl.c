@@ -140,28 +140,6 @@ test_fast_path(void)
 
 /* ---- a large file is stored in batches as it is read -------------------- */
 
-static int flushes;
-static size_t flushed;
-
-static int
-count_flush(struct cf_batch *b, void *arg)
-{
-	(void)arg;
-	flushes++;
-	flushed += cf_batch_messages(b);
-	cf_batch_reset(b);
-	return 0;
-}
-
-static int
-failing_flush(struct cf_batch *b, void *arg)
-{
-	(void)b;
-	(void)arg;
-	cf_error("flush failed on purpose");
-	return -EIO;
-}
-
 /* 45,000 lines in two interleaved chats: the batch is offered to the flush
  * each time it reaches CF_IMPORT_FLUSH_MESSAGES, so memory stays bounded
  * (a bug had the whole file kept for one batch); a failing flush stops

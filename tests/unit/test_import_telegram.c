@@ -655,29 +655,8 @@ test_truncation(void)
 	free(doc);
 }
 
-/* A large chat: the flush is offered every 5000 messages and between chats. */
-static int flushes;
-static size_t flushed;
-
-static int
-count_flush(struct cf_batch *b, void *arg)
-{
-	(void)arg;
-	flushes++;
-	flushed += cf_batch_messages(b);
-	cf_batch_reset(b);
-	return 0;
-}
-
-static int
-failing_flush(struct cf_batch *b, void *arg)
-{
-	(void)b;
-	(void)arg;
-	cf_error("flush failed on purpose");
-	return -EIO;
-}
-
+/* A large chat: the flush is offered every 5000 messages and between chats
+ * (count_flush, failing_flush: testlib.h). */
 static void
 test_flush(void)
 {

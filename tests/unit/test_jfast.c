@@ -1,8 +1,6 @@
 /*
  * test_jfast.c - unit tests for jfast.c, the strict JSON subset of the
- * fast paths: the UTF-8 check against a decoding reference on every
- * sequence of one to three bytes and on four-byte sequences around every
- * boundary; the string writer against a byte-by-byte reference escaper;
+ * fast paths: the string writer against a byte-by-byte reference escaper;
  * and the readers on values in and out of the subset (out of it they must
  * answer 0 and leave the cursor where it was).
  */
@@ -14,104 +12,6 @@
 
 #include "check.h"
 #include "jfast.h"
-
-/* Reference: decode each sequence and check its code point. */
-static int
-ref_utf8_valid(const unsigned char *p, size_t n)
-{
-	size_t i = 0, len, k;
-	uint32_t cp, min;
-
-	while (i < n) {
-		unsigned char c = p[i];
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if ((c & 0xe0) == 0xc0) {
-			len = 2;
-			cp = c & 0x1fu;
-			min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			len = 3;
-			cp = c & 0x0fu;
-			min = 0x800;
-		} else if ((c & 0xf8) == 0xf0) {
-			len = 4;
-			cp = c & 0x07u;
-			min = 0x10000;
-		} else {
-			return 0;
-		}
-		if (n - i < len)
-			return 0;
-		for (k = 1; k < len; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (p[i + k] & 0x3fu);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += len;
-	}
-	return 1;
-}
-
-static void
-test_utf8(void)
-{
-	static const unsigned char edges[] = {
-		0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf,
-		0xe0, 0xed, 0xee, 0xef, 0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xf7, 0xf8, 0xff,
-	};
-	const size_t ne = sizeof edges / sizeof edges[0];
-	unsigned char b[24];
-	unsigned long bad = 0;
-	uint32_t x;
-	size_t i, j, k, l;
-
-	/* every sequence of 1, 2 and 3 bytes (NUL included: the length counts) */
-	for (x = 0; x < (1u << 24); x++) {
-		b[0] = (unsigned char)(x >> 16);
-		b[1] = (unsigned char)(x >> 8);
-		b[2] = (unsigned char)x;
-		if (cf_jf_utf8_valid((const char *)b, 3) != ref_utf8_valid(b, 3))
-			bad++;
-		if (x < (1u << 16) &&
-		    cf_jf_utf8_valid((const char *)b + 1, 2) != ref_utf8_valid(b + 1, 2))
-			bad++;
-	}
-	CHECK(bad == 0);
-	/* four bytes around every boundary */
-	bad = 0;
-	for (i = 0; i < ne; i++)
-		for (j = 0; j < ne; j++)
-			for (k = 0; k < ne; k++)
-				for (l = 0; l < ne; l++) {
-					b[0] = edges[i];
-					b[1] = edges[j];
-					b[2] = edges[k];
-					b[3] = edges[l];
-					if (cf_jf_utf8_valid((const char *)b, 4) !=
-					    ref_utf8_valid(b, 4))
-						bad++;
-				}
-	CHECK(bad == 0);
-	/* the eight-byte skip: a bad byte at every position after ASCII */
-	for (i = 0; i < sizeof b; i++) {
-		memset(b, 'a', sizeof b);
-		b[i] = 0xff;
-		CHECK(cf_jf_utf8_valid((const char *)b, sizeof b) == 0);
-		b[i] = 0xc3;
-		CHECK(cf_jf_utf8_valid((const char *)b, sizeof b) == 0);   /* cut */
-		if (i + 1 < sizeof b) {
-			b[i + 1] = 0xa9;
-			CHECK(cf_jf_utf8_valid((const char *)b, sizeof b) == 1);
-		}
-	}
-	CHECK(cf_jf_utf8_valid("", 0) == 1);
-}
 
 /* Reference escaper, one byte at a time. */
 static size_t
@@ -248,7 +148,6 @@ test_readers(void)
 int
 main(void)
 {
-	test_utf8();
 	test_put();
 	test_readers();
 	return CHECK_DONE("test_jfast");

@@ -4,12 +4,15 @@
 #ifndef COFFER_TESTLIB_H
 #define COFFER_TESTLIB_H
 
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <unistd.h>
 
+#include "archive.h"
 #include "check.h"
+#include "util.h"
 
 /* Create or replace path with text; any failure ends the test. */
 static inline void
@@ -59,6 +62,30 @@ capture_end(char *buf, size_t n)
 	while (got > 0 && buf[got - 1] == '\n')
 		buf[--got] = '\0';
 	unlink(capture_path);
+}
+
+/* Flush callbacks for the importers' cf_import_opts: one that counts the
+ * batches and messages it is given and empties the batch, one that fails. */
+static int flushes;
+static size_t flushed;
+
+static inline int
+count_flush(struct cf_batch *b, void *arg)
+{
+	(void)arg;
+	flushes++;
+	flushed += cf_batch_messages(b);
+	cf_batch_reset(b);
+	return 0;
+}
+
+static inline int
+failing_flush(struct cf_batch *b, void *arg)
+{
+	(void)b;
+	(void)arg;
+	cf_error("flush failed on purpose");
+	return -EIO;
 }
 
 #endif
