@@ -313,33 +313,26 @@ enum {
 static int
 fast_line(const char *line, size_t len, struct cf_jsonl_line *out, char **ts)
 {
-	static const struct { const char *key; unsigned bit; } members[] = {
+	static const struct cf_jf_member members[] = {
 		{ "chat", FL_CHAT }, { "chat_title", FL_TITLE }, { "id", FL_ID }, { "ts", FL_TS },
 		{ "sender", FL_SENDER }, { "body", FL_BODY },
 	};
 	const unsigned need = FL_CHAT | FL_TS | FL_SENDER | FL_BODY;
 	struct cf_jf f;
-	char key[16], num[24], *v = NULL;
+	char num[24], *v = NULL;
 	unsigned seen = 0, bit;
 	int64_t id;
-	size_t i;
-	int rc = 0;
+	int rc = 0, more;
 
 	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 		len--;
 	f.p = line;
 	f.end = line + len;
-	if (cf_jf_eat(&f, '{') != 1)
+	if (!cf_jf_eat(&f, '{'))
 		return 0;
-	for (;;) {
-		if (cf_jf_key(&f, key, sizeof key) != 1)
+	do {
+		if (!cf_jf_member(&f, members, sizeof members / sizeof members[0], &seen, &bit))
 			goto nope;
-		for (bit = 0, i = 0; i < sizeof members / sizeof members[0]; i++)
-			if (strcmp(key, members[i].key) == 0)
-				bit = members[i].bit;
-		if (bit == 0 || (seen & bit))
-			goto nope;
-		seen |= bit;
 		if (bit == FL_ID && f.p < f.end && (*f.p == '-' || (*f.p >= '0' && *f.p <= '9'))) {
 			if ((rc = cf_jf_int(&f, &id)) != 1)
 				goto nope;
@@ -348,7 +341,7 @@ fast_line(const char *line, size_t len, struct cf_jsonl_line *out, char **ts)
 				rc = -ENOMEM;
 				goto nope;
 			}
-			goto next;
+			continue;
 		}
 		if ((rc = cf_jf_str(&f, &v)) != 1)
 			goto nope;
@@ -361,7 +354,7 @@ fast_line(const char *line, size_t len, struct cf_jsonl_line *out, char **ts)
 				rc = 0;
 				goto nope;
 			}
-			goto next;
+			continue;
 		}
 		switch (bit) {
 		case FL_CHAT: out->chat = v; break;
@@ -372,16 +365,9 @@ fast_line(const char *line, size_t len, struct cf_jsonl_line *out, char **ts)
 		default: out->msg.body = v; break;
 		}
 		v = NULL;
-next:
-		if (cf_jf_eat(&f, ',') == 1)
-			continue;
-		if (cf_jf_eat(&f, '}') == 1)
-			break;
-		rc = 0;
-		goto nope;
-	}
+	} while ((more = cf_jf_next(&f, '}')) == 1);
 	rc = 0;
-	if (f.p != f.end || (seen & need) != need)
+	if (more != 2 || f.p != f.end || (seen & need) != need)
 		goto nope;
 	return 1;
 nope:

@@ -163,6 +163,36 @@ cf_jf_eat(struct cf_jf *f, char c)
 	return 1;
 }
 
+int
+cf_jf_member(struct cf_jf *f, const struct cf_jf_member *members, size_t n, unsigned *seen,
+    unsigned *bit)
+{
+	const char *start = f->p;
+	char key[16];
+	size_t i;
+
+	if (cf_jf_key(f, key, sizeof key) != 1)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (key[0] == members[i].key[0] && strcmp(key, members[i].key) == 0)
+			break;
+	if (i == n || (*seen & members[i].bit)) {
+		f->p = start;
+		return 0;
+	}
+	*bit = members[i].bit;
+	*seen |= *bit;
+	return 1;
+}
+
+int
+cf_jf_next(struct cf_jf *f, char close)
+{
+	if (cf_jf_eat(f, ','))
+		return 1;
+	return cf_jf_eat(f, close) ? 2 : 0;
+}
+
 size_t
 cf_jf_put_len(const char *s)
 {

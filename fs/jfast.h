@@ -40,6 +40,22 @@ int cf_jf_int(struct cf_jf *f, int64_t *v);
 /* The character c. */
 int cf_jf_eat(struct cf_jf *f, char c);
 
+/* A member an object of the subset may have, and its bit in a set. */
+struct cf_jf_member {
+	const char *key;
+	unsigned bit;
+};
+/*
+ * A member name and its colon, looked up in members[0..n): 1 with *bit set
+ * and added to *seen; 0 when the name is not in the subset, not in the
+ * table, or already in *seen (a repeated member is jansson's to refuse).
+ */
+int cf_jf_member(struct cf_jf *f, const struct cf_jf_member *members, size_t n,
+    unsigned *seen, unsigned *bit);
+/* After a value in an array or object that ends with close: 1 after a ','
+ * (another value follows), 2 after close, 0 for anything else. */
+int cf_jf_next(struct cf_jf *f, char close);
+
 /* The bytes s (NUL-terminated) takes as a JSON string, quotes included,
  * escaped as jansson escapes it: \" \\ \b \f \n \r \t, other control
  * characters as \u00XX, everything else as it is. */

@@ -591,22 +591,19 @@ rec_get_extra(const json_t *o, char **out)
 static int
 fast_att(struct cf_jf *f, struct cf_attach *a)
 {
-	char key[8], *blob = NULL;
+	static const struct cf_jf_member members[] = {
+		{ "name", 1u }, { "blob", 2u }, { "size", 4u },
+	};
+	char *blob = NULL;
 	unsigned seen = 0, bit;
 	int64_t size = 0;
-	int rc;
+	int rc, more;
 
-	if (f->p >= f->end || *f->p != '{')
+	if (!cf_jf_eat(f, '{'))
 		return 0;
-	f->p++;
-	for (;;) {
-		if (cf_jf_key(f, key, sizeof key) != 1)
+	do {
+		if (!cf_jf_member(f, members, sizeof members / sizeof members[0], &seen, &bit))
 			return 0;
-		bit = strcmp(key, "name") == 0 ? 1u : strcmp(key, "blob") == 0 ? 2u :
-		    strcmp(key, "size") == 0 ? 4u : 0u;
-		if (bit == 0 || (seen & bit))
-			return 0;
-		seen |= bit;
 		if (bit == 1) {
 			rc = cf_jf_str(f, &a->name);
 		} else if (bit == 2) {
@@ -624,17 +621,8 @@ fast_att(struct cf_jf *f, struct cf_attach *a)
 		}
 		if (rc != 1)
 			return rc;
-		if (f->p < f->end && *f->p == ',') {
-			f->p++;
-			continue;
-		}
-		if (f->p < f->end && *f->p == '}') {
-			f->p++;
-			break;
-		}
-		return 0;
-	}
-	return seen == 7u ? 1 : 0;
+	} while ((more = cf_jf_next(f, '}')) == 1);
+	return more == 2 && seen == 7u ? 1 : 0;
 }
 
 /* The attachments array: 1, 0 or -ENOMEM. */
@@ -642,16 +630,13 @@ static int
 fast_atts(struct cf_jf *f, struct cf_msg *m)
 {
 	struct cf_attach *na;
-	int rc;
+	int rc, more;
 
-	if (f->p >= f->end || *f->p != '[')
+	if (!cf_jf_eat(f, '['))
 		return 0;
-	f->p++;
-	if (f->p < f->end && *f->p == ']') {
-		f->p++;
+	if (cf_jf_eat(f, ']'))
 		return 1;
-	}
-	for (;;) {
+	do {
 		if ((na = realloc(m->att, (m->natt + 1) * sizeof *na)) == NULL)
 			return -ENOMEM;
 		m->att = na;
@@ -659,16 +644,8 @@ fast_atts(struct cf_jf *f, struct cf_msg *m)
 		m->natt++;
 		if ((rc = fast_att(f, &m->att[m->natt - 1])) != 1)
 			return rc;
-		if (f->p < f->end && *f->p == ',') {
-			f->p++;
-			continue;
-		}
-		if (f->p < f->end && *f->p == ']') {
-			f->p++;
-			return 1;
-		}
-		return 0;
-	}
+	} while ((more = cf_jf_next(f, ']')) == 1);
+	return more == 2 ? 1 : 0;
 }
 
 /* The member bits of a message record. */
@@ -682,32 +659,23 @@ enum {
 static int
 fast_msg(const uint8_t *text, size_t n, struct cf_msg *m)
 {
-	static const struct { const char *key; unsigned bit; } members[] = {
+	static const struct cf_jf_member members[] = {
 		{ "type", FM_TYPE }, { "id", FM_ID }, { "ts", FM_TS }, { "ts_raw", FM_TS_RAW },
 		{ "tz", FM_TZ }, { "sender", FM_SENDER }, { "body", FM_BODY },
 		{ "attachments", FM_ATT },
 	};
 	struct cf_jf f = { (const char *)text, (const char *)text + n };
-	char key[16], *type = NULL;
+	char *type = NULL;
 	unsigned seen = 0, bit;
-	size_t i;
-	int rc = 0;
+	int rc = 0, more;
 
 	memset(m, 0, sizeof *m);
-	if (f.p >= f.end || *f.p != '{')
+	if (!cf_jf_eat(&f, '{'))
 		return 0;
-	f.p++;
-	for (;;) {
-		if (cf_jf_key(&f, key, sizeof key) != 1)
+	do {
+		/* "extra", an unknown or a repeated member: jansson's */
+		if (!cf_jf_member(&f, members, sizeof members / sizeof members[0], &seen, &bit))
 			goto nope;
-		for (bit = 0, i = 0; i < sizeof members / sizeof members[0]; i++)
-			if (key[0] == members[i].key[0] && strcmp(key, members[i].key) == 0) {
-				bit = members[i].bit;
-				break;
-			}
-		if (bit == 0 || (seen & bit))
-			goto nope;      /* "extra", unknown or repeated: jansson's */
-		seen |= bit;
 		switch (bit) {
 		case FM_TYPE:
 			rc = cf_jf_str(&f, &type);
@@ -726,19 +694,10 @@ fast_msg(const uint8_t *text, size_t n, struct cf_msg *m)
 		}
 		if (rc != 1)
 			goto nope;
-		if (f.p < f.end && *f.p == ',') {
-			f.p++;
-			continue;
-		}
-		if (f.p < f.end && *f.p == '}') {
-			f.p++;
-			break;
-		}
-		rc = 0;
-		goto nope;
-	}
+	} while ((more = cf_jf_next(&f, '}')) == 1);
 	rc = 0;
-	if (f.p != f.end || (seen & (FM_TYPE | FM_TS | FM_BODY)) != (FM_TYPE | FM_TS | FM_BODY))
+	if (more != 2 || f.p != f.end ||
+	    (seen & (FM_TYPE | FM_TS | FM_BODY)) != (FM_TYPE | FM_TS | FM_BODY))
 		goto nope;
 	if (m->natt == 0) {
 		free(m->att);

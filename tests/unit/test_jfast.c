@@ -2,7 +2,7 @@
  * test_jfast.c - unit tests for jfast.c, the strict JSON subset of the
  * fast paths: the string writer against a byte-by-byte reference escaper;
  * and the readers on values in and out of the subset (out of it they must
- * answer 0 and leave the cursor where it was).
+ * answer 0 and leave the cursor where it was), members and separators.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -138,6 +138,28 @@ test_readers(void)
 			f.end = f.p + strlen(f.p);
 			CHECK(cf_jf_int(&f, &v) == 0 && f.p == bad[i]);
 		}
+	}
+	{
+		static const struct cf_jf_member members[] = { { "ts", 1u }, { "body", 2u } };
+		unsigned seen = 0, bit = 0;
+
+		f.p = "\"body\":1,\"ts\":2,\"body\":3,\"who\":4";
+		f.end = f.p + strlen(f.p);
+		CHECK(cf_jf_member(&f, members, 2, &seen, &bit) == 1 && bit == 2u && seen == 2u);
+		CHECK(cf_jf_int(&f, &v) == 1 && cf_jf_next(&f, '}') == 1);
+		CHECK(cf_jf_member(&f, members, 2, &seen, &bit) == 1 && bit == 1u && seen == 3u);
+		CHECK(cf_jf_int(&f, &v) == 1 && cf_jf_next(&f, '}') == 1);
+		/* repeated, then unknown: 0, the cursor where it was */
+		i = (size_t)(f.end - f.p);
+		CHECK(cf_jf_member(&f, members, 2, &seen, &bit) == 0 && (size_t)(f.end - f.p) == i);
+		f.p += strlen("\"body\":3,");
+		i = (size_t)(f.end - f.p);
+		CHECK(cf_jf_member(&f, members, 2, &seen, &bit) == 0 && (size_t)(f.end - f.p) == i);
+		CHECK(seen == 3u);
+		f.p = "]}";
+		f.end = f.p + 2;
+		CHECK(cf_jf_next(&f, '}') == 0 && cf_jf_next(&f, ']') == 2 && cf_jf_next(&f, '}') == 2);
+		CHECK(cf_jf_next(&f, '}') == 0);
 	}
 	f.p = "{";
 	f.end = f.p + 1;
