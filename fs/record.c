@@ -156,6 +156,37 @@ rec_reserve(uint8_t **buf, size_t *len, size_t *cap, size_t more)
 	return 0;
 }
 
+/* The u32 little-endian length prefix of a record of n bytes. */
+static void
+rec_put_len(uint8_t *p, size_t n)
+{
+	p[0] = (uint8_t)n;
+	p[1] = (uint8_t)(n >> 8);
+	p[2] = (uint8_t)(n >> 16);
+	p[3] = (uint8_t)(n >> 24);
+}
+
+/*
+ * The record at pos of buf: 1 with its JSON text at *text, *n bytes, 0 at
+ * the end of buf, -EBADMSG when its length prefix runs past the end.
+ */
+static int
+rec_frame(const uint8_t *buf, size_t len, size_t pos, const uint8_t **text, size_t *n)
+{
+	const uint8_t *p;
+
+	if (pos == len)
+		return 0;
+	if (pos > len || len - pos < 4)
+		return -EBADMSG;
+	p = buf + pos;
+	*n = (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 | (size_t)p[3] << 24;
+	if (*n > len - pos - 4)
+		return -EBADMSG;
+	*text = p + 4;
+	return 1;
+}
+
 /* Serialise o and append it as one length-prefixed record. */
 static int
 rec_append(uint8_t **buf, size_t *len, size_t *cap, const json_t *o)
@@ -177,10 +208,7 @@ rec_append(uint8_t **buf, size_t *len, size_t *cap, const json_t *o)
 	if (rc < 0)
 		goto out;
 	p = *buf + *len;
-	p[0] = (uint8_t)n;
-	p[1] = (uint8_t)(n >> 8);
-	p[2] = (uint8_t)(n >> 16);
-	p[3] = (uint8_t)(n >> 24);
+	rec_put_len(p, n);
 	memcpy(p + 4, text, n);
 	*len += 4 + n;
 out:
@@ -382,10 +410,7 @@ fast_put_msg(uint8_t **buf, size_t *len, size_t *cap, const struct cf_msg *m)
 	*p++ = '}';
 	if ((size_t)(p - start) != n)
 		return -EINVAL;         /* cannot happen: the sizes above */
-	(*buf)[*len] = (uint8_t)n;
-	(*buf)[*len + 1] = (uint8_t)(n >> 8);
-	(*buf)[*len + 2] = (uint8_t)(n >> 16);
-	(*buf)[*len + 3] = (uint8_t)(n >> 24);
+	rec_put_len(*buf + *len, n);
 	*len += 4 + n;
 	return 0;
 }
@@ -437,20 +462,15 @@ rec_load(const uint8_t *buf, size_t len, size_t pos, const char *type, json_t **
     size_t *next)
 {
 	json_error_t err;
-	const uint8_t *p;
+	const uint8_t *text;
 	json_t *o, *t;
-	size_t n;
+	size_t n = 0;
+	int rc;
 
 	*root = NULL;
-	if (pos == len)
-		return 0;
-	if (pos > len || len - pos < 4)
-		return -EBADMSG;
-	p = buf + pos;
-	n = (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 | (size_t)p[3] << 24;
-	if (n > len - pos - 4)
-		return -EBADMSG;
-	o = json_loadb((const char *)p + 4, n, JSON_REJECT_DUPLICATES, &err);
+	if ((rc = rec_frame(buf, len, pos, &text, &n)) != 1)
+		return rc;
+	o = json_loadb((const char *)text, n, JSON_REJECT_DUPLICATES, &err);
 	cf_wipe(&err, sizeof err);
 	if (o == NULL)
 		return -EBADMSG;
@@ -747,20 +767,14 @@ cf_record_next_msg_json(const uint8_t *buf, size_t len, size_t *pos, struct cf_m
 int
 cf_record_next_msg(const uint8_t *buf, size_t len, size_t *pos, struct cf_msg *m)
 {
-	const uint8_t *p;
-	size_t n;
+	const uint8_t *text;
+	size_t n = 0;
 	int rc;
 
 	memset(m, 0, sizeof *m);
-	if (*pos == len)
-		return 0;
-	if (*pos > len || len - *pos < 4)
-		return -EBADMSG;
-	p = buf + *pos;
-	n = (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 | (size_t)p[3] << 24;
-	if (n > len - *pos - 4)
-		return -EBADMSG;
-	if ((rc = fast_msg(p + 4, n, m)) != 0) {
+	if ((rc = rec_frame(buf, len, *pos, &text, &n)) != 1)
+		return rc;
+	if ((rc = fast_msg(text, n, m)) != 0) {
 		if (rc == 1)
 			*pos += 4 + n;
 		return rc;
