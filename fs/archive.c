@@ -1742,6 +1742,21 @@ cf_chat_content_free(struct cf_chat_content *cc)
 	memset(cc, 0, sizeof(*cc));
 }
 
+/*
+ * Anyone can write a blob that opens with a conversation's public key: the
+ * open file r must also be the very one its keystore record b describes.
+ * Its header suffices (blob.h: every chunk is authenticated under the key
+ * that header holds, when it is read); records from before the header
+ * hash get the whole-file check.  Returns 0, -EBADMSG (reported) or -errno.
+ */
+static int
+blob_matches_record(struct cf_blob_reader *r, const struct cf_blob_rec *b)
+{
+	if (b->has_head_hash)
+		return cf_blob_verify_header(r, b->file_size, b->head_hash);
+	return cf_blob_verify(r, b->file_size, b->hash);
+}
+
 /* Decrypt one segment: its header into *hdr, its messages appended to
  * msgs.  Touches nothing shared but what it reads: called from two threads
  * at once by cf_chat_load. */
@@ -1763,14 +1778,8 @@ load_segment(struct cf_archive *a, const struct cf_chat *c, const struct cf_blob
 	if ((rc = cf_chat_blob_open(a, c, b->id, CF_BLOB_SEGMENT, &r)) != 0)
 		/* a missing segment is damage to the store, like a bad one */
 		return rc == -ENOENT ? -EBADMSG : rc;
-	/* anyone can write a blob that opens with c's public key: it must
-	 * also be the very file the keystore recorded (its header: every
-	 * chunk is authenticated by cf_blob_read_all below; blob.h) */
-	if (b->has_head_hash)
-		rc = cf_blob_verify_header(r, b->file_size, b->head_hash);
-	else
-		rc = cf_blob_verify(r, b->file_size, b->hash);
-	if (rc != 0)
+	/* cf_blob_read_all below authenticates every chunk */
+	if ((rc = blob_matches_record(r, b)) != 0)
 		goto out;
 	if ((rc = cf_blob_read_all(r, &plain, &len)) != 0)
 		goto out;
@@ -1981,18 +1990,8 @@ cf_chat_attachment_open(struct cf_archive *a, const struct cf_chat *c,
 	}
 	if ((rc = cf_chat_blob_open(a, c, blob_id, CF_BLOB_ATTACHMENT, r)) != 0)
 		return rc;
-	/*
-	 * As for segments, the file must be the one recorded; for an
-	 * attachment, checking its header is enough (blob.h) and spares
-	 * reading the whole file before its first byte is served: each chunk
-	 * is authenticated when it is read.  Records from before the header
-	 * hash still get the whole-file check.
-	 */
-	if (rec.has_head_hash)
-		rc = cf_blob_verify_header(*r, rec.file_size, rec.head_hash);
-	else
-		rc = cf_blob_verify(*r, rec.file_size, rec.hash);
-	if (rc != 0) {
+	/* as for segments; no read of the whole file before its first byte */
+	if ((rc = blob_matches_record(*r, &rec)) != 0) {
 		cf_blob_close(*r);
 		*r = NULL;
 	}
