@@ -220,7 +220,8 @@ cfs_entry(const struct cfs_mount *m, const struct cf_view_attr *a, struct fuse_e
 
 static int cfs_audit(struct cfs_mount *m, const char *action, const char *object,
     const char *result, const char *detail);
-static int cfs_audit_flush(struct cfs_mount *m, const char *obj);
+static int cfs_audit_flush(struct cfs_mount *m, const char *action, const char *object,
+    const char *result, const char *detail);
 
 /* ---- building conversations --------------------------------------------- */
 
@@ -342,13 +343,10 @@ cfs_audit(struct cfs_mount *m, const char *action, const char *object, const cha
 
 	if (pthread_mutex_lock(&m->audit_lock) != 0)
 		return -EACCES;
-	/* the pending reads happened first: they go first */
-	rc = cfs_audit_flush(m, NULL);
-	if (rc == 0)
-		rc = cf_audit_log(cf_archive_ks(m->a), cf_session_name(m->s), action, object,
-		    result, detail);
+	/* the pending reads happened first: they go first, in its transaction */
+	rc = cfs_audit_flush(m, action, object, result, detail);
 	pthread_mutex_unlock(&m->audit_lock);
-	return rc == 0 ? 0 : -EACCES;
+	return rc;
 }
 
 /*
@@ -414,26 +412,28 @@ cfs_node_allowed(struct cfs_mount *m, fuse_ino_t ino)
 }
 
 /*
- * Write the pending read records, and obj after them when not NULL, in one
- * transaction, durable when it returns.  audit_lock held.  The pending
- * records stay pending when it fails.  Returns 0 or -EACCES.
+ * Write the pending read records, and after them one record of this
+ * mount's principal when action is not NULL, in one transaction, durable
+ * when it returns.  audit_lock held.  The pending records stay pending
+ * when it fails.  Returns 0 or -EACCES.
  */
 static int
-cfs_audit_flush(struct cfs_mount *m, const char *obj)
+cfs_audit_flush(struct cfs_mount *m, const char *action, const char *object,
+    const char *result, const char *detail)
 {
 	struct cf_txn *t = NULL;
 	size_t i;
 	int rc;
 
-	if (m->npending == 0 && obj == NULL)
+	if (m->npending == 0 && action == NULL)
 		return 0;
 	if ((rc = cf_ks_begin(cf_archive_ks(m->a), 1, &t)) != 0)
 		return -EACCES;
 	for (i = 0; rc == 0 && i < m->npending; i++)
 		rc = cf_audit_append(t, cf_session_name(m->s), "read", m->pending[i],
 		    CF_AUDIT_OK, NULL);
-	if (rc == 0 && obj != NULL)
-		rc = cf_audit_append(t, cf_session_name(m->s), "read", obj, CF_AUDIT_OK, NULL);
+	if (rc == 0 && action != NULL)
+		rc = cf_audit_append(t, cf_session_name(m->s), action, object, result, detail);
 	if (rc != 0) {
 		cf_ks_abort(t);
 		return -EACCES;
@@ -442,6 +442,14 @@ cfs_audit_flush(struct cfs_mount *m, const char *obj)
 		return -EACCES;
 	m->npending = 0;
 	return 0;
+}
+
+/* The oldest pending read record's wait starts now.  audit_lock held. */
+static void
+cfs_pending_since_now(struct cfs_mount *m)
+{
+	if (clock_gettime(CLOCK_MONOTONIC, &m->pending_since) != 0)
+		memset(&m->pending_since, 0, sizeof m->pending_since);
 }
 
 /*
@@ -481,12 +489,11 @@ cfs_read_allowed(struct cfs_mount *m, fuse_ino_t ino)
 		rc = -EACCES;
 	} else if (!m->opened[idx] || m->npending >= CFS_AUDIT_BATCH) {
 		/* the conversation's first: durable now, with what waits */
-		if ((rc = cfs_audit_flush(m, obj)) == 0)
+		if ((rc = cfs_audit_flush(m, "read", obj, CF_AUDIT_OK, NULL)) == 0)
 			m->opened[idx] = 1;
 	} else {
 		if (m->npending == 0) {
-			if (clock_gettime(CLOCK_MONOTONIC, &m->pending_since) != 0)
-				memset(&m->pending_since, 0, sizeof m->pending_since);
+			cfs_pending_since_now(m);
 			(void)pthread_cond_signal(&m->flush_cond);
 		}
 		memcpy(m->pending[m->npending++], obj, sizeof obj);
@@ -525,14 +532,13 @@ cfs_flusher(void *arg)
 			due.tv_nsec -= 1000000000L;
 		}
 		if (pthread_cond_timedwait(&m->flush_cond, &m->audit_lock, &due) == ETIMEDOUT &&
-		    m->npending > 0 && cfs_audit_flush(m, NULL) != 0) {
+		    m->npending > 0 && cfs_audit_flush(m, NULL, NULL, NULL, NULL) != 0) {
 			cf_error("audit records of reads cannot be written: retrying");
 			/* wait a full period before the next attempt */
-			if (clock_gettime(CLOCK_MONOTONIC, &m->pending_since) != 0)
-				memset(&m->pending_since, 0, sizeof m->pending_since);
+			cfs_pending_since_now(m);
 		}
 	}
-	if (m->npending > 0 && cfs_audit_flush(m, NULL) != 0)
+	if (m->npending > 0 && cfs_audit_flush(m, NULL, NULL, NULL, NULL) != 0)
 		cf_error("%zu audit records of reads could not be written", m->npending);
 	pthread_mutex_unlock(&m->audit_lock);
 	return NULL;
