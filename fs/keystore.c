@@ -694,7 +694,7 @@ ks_open_dbs(struct cf_ks *ks)
 	return 0;
 }
 
-static int ks_pages_open_check(const struct cf_ks *ks);
+static int ks_pages_open_check(const struct cf_ks *ks, const char *skip, const char *only);
 
 /*
  * Open the environment at ks->path.  must_exist: refuse to create
@@ -750,7 +750,8 @@ ks_env_open(struct cf_ks *ks, int must_exist)
 		return rc;
 	}
 	/* before LMDB reads a page: a damaged one must not crash us */
-	rc = ks->checked ? 0 : ks_pages_open_check(ks);
+	/* dedup is checked when first used: ks_ready */
+	rc = ks->checked ? 0 : ks_pages_open_check(ks, ks_db_names[KS_DEDUP], NULL);
 	if (rc == 0)
 		rc = ks_open_dbs(ks);
 	if (rc < 0) {
@@ -2799,6 +2800,14 @@ pg_overflow(struct ks_pages *c, uint64_t pgno, uint64_t dsize)
 	return 0;
 }
 
+/* Whether a main-database key (ksize bytes) names the database name
+ * (NULL: none). */
+static int
+pg_named(const uint8_t *key, size_t ksize, const char *name)
+{
+	return name != NULL && ksize == strlen(name) && memcmp(key, name, ksize) == 0;
+}
+
 /* The subtree at pgno, which sits `level` levels above the leaves. */
 static int
 pg_walk(struct ks_pages *c, uint64_t pgno, unsigned level, int main_db, uint64_t *entries)
@@ -2884,16 +2893,9 @@ pg_walk(struct ks_pages *c, uint64_t pgno, unsigned level, int main_db, uint64_t
 				pg_bad(c, "more than %d named databases", PG_SUBDB_MAX);
 				return -EBADMSG;
 			}
-			{
-				const char *name = (const char *)nd + ND_HDR;
-				int is_skip = c->skip != NULL && ksize == strlen(c->skip) &&
-				    memcmp(name, c->skip, ksize) == 0;
-				int is_only = c->only != NULL && ksize == strlen(c->only) &&
-				    memcmp(name, c->only, ksize) == 0;
-
-				c->subcheck[c->nsubs] = (uint8_t)(c->only != NULL ? is_only :
-				    !is_skip);
-			}
+			c->subcheck[c->nsubs] = (uint8_t)(c->only != NULL ?
+			    pg_named(nd + ND_HDR, ksize, c->only) :
+			    !pg_named(nd + ND_HDR, ksize, c->skip));
 			memcpy(c->subs[c->nsubs++], nd + ND_HDR + ksize, DB_REC);
 		}
 	}
@@ -3051,8 +3053,10 @@ ks_pages_report(const char *what, void *arg)
 	cf_error("%s: damaged (%s)", ks->path, what);
 }
 
+/* The check of cf_ks_open and ks_ready, reporting the first damage once
+ * with the keystore's path; skip and only as in struct ks_pages. */
 static int
-ks_pages_open_check(const struct cf_ks *ks)
+ks_pages_open_check(const struct cf_ks *ks, const char *skip, const char *only)
 {
 	struct ks_pages c;
 
@@ -3060,7 +3064,8 @@ ks_pages_open_check(const struct cf_ks *ks)
 	c.ks = ks;
 	c.bad = ks_pages_report;
 	c.arg = (void *)ks;
-	c.skip = "dedup";               /* checked when first used: ks_ready */
+	c.skip = skip;
+	c.only = only;
 	return ks_pages_check(&c, ks->env);
 }
 
@@ -3074,7 +3079,6 @@ ks_pages_open_check(const struct cf_ks *ks)
 static int
 ks_ready(struct cf_ks *ks, enum ks_db db)
 {
-	struct ks_pages c;
 	int rc;
 
 	if (db != KS_DEDUP || atomic_load(&ks->dedup_ok))
@@ -3082,15 +3086,9 @@ ks_ready(struct cf_ks *ks, enum ks_db db)
 	if ((rc = pthread_mutex_lock(&ks->dedup_lock)) != 0)
 		return -rc;
 	rc = 0;
-	if (!atomic_load(&ks->dedup_ok)) {
-		memset(&c, 0, sizeof c);
-		c.ks = ks;
-		c.bad = ks_pages_report;
-		c.arg = (void *)ks;
-		c.only = "dedup";
-		if ((rc = ks_pages_check(&c, ks->env)) == 0)
-			atomic_store(&ks->dedup_ok, 1);
-	}
+	if (!atomic_load(&ks->dedup_ok) &&
+	    (rc = ks_pages_open_check(ks, NULL, ks_db_names[KS_DEDUP])) == 0)
+		atomic_store(&ks->dedup_ok, 1);
 	pthread_mutex_unlock(&ks->dedup_lock);
 	return rc;
 }
