@@ -13,14 +13,9 @@
 
 #include "import.h"
 #include "util.h"
+#include "../unit/same.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static int
-str_same(const char *a, const char *b)
-{
-	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -36,11 +31,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    &b, wb, sizeof(wb));
 	same = ra == rb && (ra >= 0 || strcmp(wa, wb) == 0);
 	if (same && ra == 1)
-		same = str_same(a.chat, b.chat) && str_same(a.title, b.title) &&
-		    str_same(a.msg.id, b.msg.id) && a.msg.ts_ms == b.msg.ts_ms &&
-		    str_same(a.msg.ts_raw, b.msg.ts_raw) && str_same(a.msg.tz, b.msg.tz) &&
-		    str_same(a.msg.sender, b.msg.sender) && str_same(a.msg.body, b.msg.body) &&
-		    a.msg.natt == b.msg.natt && str_same(a.msg.extra, b.msg.extra);
+		same = same_jsonl_line(&a, &b);
 	if (ra == 1)
 		cf_jsonl_line_clear(&a);
 	if (rb == 1)

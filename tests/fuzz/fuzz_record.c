@@ -15,32 +15,9 @@
 #include <string.h>
 
 #include "record.h"
+#include "../unit/same.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static int
-str_eq(const char *a, const char *b)
-{
-	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
-}
-
-static int
-msg_eq(const struct cf_msg *a, const struct cf_msg *b)
-{
-	size_t i;
-
-	if (!str_eq(a->id, b->id) || a->ts_ms != b->ts_ms || !str_eq(a->ts_raw, b->ts_raw) ||
-	    !str_eq(a->tz, b->tz) || !str_eq(a->sender, b->sender) ||
-	    !str_eq(a->body, b->body) || a->natt != b->natt || !str_eq(a->extra, b->extra) ||
-	    (a->natt > 0 && (a->att == NULL || b->att == NULL)))
-		return 0;
-	for (i = 0; i < a->natt; i++)
-		if (!str_eq(a->att[i].name, b->att[i].name) ||
-		    memcmp(a->att[i].blob_id, b->att[i].blob_id, CF_ID_BYTES) != 0 ||
-		    a->att[i].size != b->att[i].size)
-			return 0;
-	return 1;
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -58,7 +35,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		jpos = pos;
 		rc = cf_record_next_msg(data, size, &pos, &m);
 		jrc = cf_record_next_msg_json(data, size, &jpos, &j);
-		if (rc != jrc || pos != jpos || (rc == 1 && !msg_eq(&m, &j))) {
+		if (rc != jrc || pos != jpos || (rc == 1 && !same_msg(&m, &j))) {
 			fprintf(stderr, "fuzz_record: the fast path (%d) and jansson (%d) differ\n",
 			    rc, jrc);
 			abort();

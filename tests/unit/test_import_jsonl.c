@@ -19,6 +19,7 @@
 
 #include "archive.h"
 #include "check.h"
+#include "same.h"
 #include "testlib.h"
 #include "crypto.h"
 #include "import.h"
@@ -53,12 +54,6 @@ parse_file(const char *path, const char *tz, size_t *count, char *err, size_t er
 
 /* ---- the fast path gives what jansson gives ---------------------------- */
 
-static int
-str_same(const char *a, const char *b)
-{
-	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
-}
-
 /* Parse line both ways (with and without the fast path): same result,
  * same reason, same fields. */
 static int
@@ -73,11 +68,7 @@ both_ways(const char *line)
 	    sizeof wb);
 	same = ra == rb && (ra >= 0 || strcmp(wa, wb) == 0);
 	if (same && ra == 1)
-		same = str_same(a.chat, b.chat) && str_same(a.title, b.title) &&
-		    str_same(a.msg.id, b.msg.id) && a.msg.ts_ms == b.msg.ts_ms &&
-		    str_same(a.msg.ts_raw, b.msg.ts_raw) && str_same(a.msg.tz, b.msg.tz) &&
-		    str_same(a.msg.sender, b.msg.sender) && str_same(a.msg.body, b.msg.body) &&
-		    a.msg.natt == b.msg.natt && str_same(a.msg.extra, b.msg.extra);
+		same = same_jsonl_line(&a, &b);
 	if (!same)
 		fprintf(stderr, "the paths differ (%d, %d: %s | %s) on: %s\n", ra, rb,
 		    ra < 0 ? wa : "", rb < 0 ? wb : "", line);

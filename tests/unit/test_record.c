@@ -12,36 +12,12 @@
 
 #include "check.h"
 #include "record.h"
+#include "same.h"
 #include "util.h"
 
 static const char body_text[] =
     "h\xc3\xa9llo\nworld \"quoted\" \\ back\\slash\ttab \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e "
     "\xf0\x9f\x99\x82 </script>";
-
-static int
-str_eq(const char *a, const char *b)
-{
-	if (a == NULL || b == NULL)
-		return a == b;
-	return strcmp(a, b) == 0;
-}
-
-static int
-msg_eq(const struct cf_msg *a, const struct cf_msg *b)
-{
-	size_t i;
-
-	if (!str_eq(a->id, b->id) || a->ts_ms != b->ts_ms || !str_eq(a->ts_raw, b->ts_raw) ||
-	    !str_eq(a->tz, b->tz) || !str_eq(a->sender, b->sender) ||
-	    !str_eq(a->body, b->body) || a->natt != b->natt || !str_eq(a->extra, b->extra))
-		return 0;
-	for (i = 0; i < a->natt; i++)
-		if (!str_eq(a->att[i].name, b->att[i].name) ||
-		    memcmp(a->att[i].blob_id, b->att[i].blob_id, CF_ID_BYTES) != 0 ||
-		    a->att[i].size != b->att[i].size)
-			return 0;
-	return 1;
-}
 
 /* A message with every member set; strings point at static text. */
 static void
@@ -168,7 +144,7 @@ test_round_trip(void)
 
 	CHECK_RC(cf_record_next_msg(buf, len, &pos, &out), 1);
 	m.extra = (char *)"{\"reactions\":[\"\xf0\x9f\x91\x8d\",null],\"edited\":true,\"n\":{\"k\":1.5}}";
-	CHECK(msg_eq(&out, &m));
+	CHECK(same_msg(&out, &m));
 	CHECK_STR(out.body, body_text);
 	CHECK_STR(out.extra, m.extra);
 	REQUIRE(out.natt == 2);
@@ -349,7 +325,7 @@ same_both_ways(const uint8_t *buf, size_t len)
 	for (;;) {
 		ra = cf_record_next_msg(buf, len, &pa, &a);
 		rb = cf_record_next_msg_json(buf, len, &pb, &b);
-		same = ra == rb && pa == pb && (ra != 1 || msg_eq(&a, &b));
+		same = ra == rb && pa == pb && (ra != 1 || same_msg(&a, &b));
 		if (ra == 1)
 			cf_msg_clear(&a);
 		if (rb == 1)
@@ -619,7 +595,7 @@ test_copy(void)
 	m.seg_seq = 7;
 	m.rec_idx = 9;
 	CHECK_RC(cf_msg_copy(&c, &m), 0);
-	CHECK(msg_eq(&c, &m));
+	CHECK(same_msg(&c, &m));
 	CHECK(c.seg_seq == 7 && c.rec_idx == 9);
 	CHECK(c.body != m.body && c.att != m.att && c.att[0].name != m.att[0].name);
 	CHECK_STR(c.att[0].src_path, "/import/photo.jpg");
