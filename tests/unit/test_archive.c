@@ -16,6 +16,7 @@
 
 #include "archive.h"
 #include "check.h"
+#include "testlib.h"
 #include "util.h"
 
 static char dir[2048];
@@ -92,15 +93,6 @@ count_blob_files(void)
 	}
 	closedir(d);
 	return n;
-}
-
-static int
-rm_cb(const char *p, const struct stat *st, int type, struct FTW *f)
-{
-	(void)st;
-	(void)type;
-	(void)f;
-	return remove(p);
 }
 
 static void
@@ -481,6 +473,6 @@ main(void)
 	cf_archive_close(a);
 	cf_secure_free(secret);
 	cf_secure_free(wrong);
-	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	remove_tree(dir);
 	return CHECK_DONE("test_archive");
 }

@@ -22,19 +22,11 @@
 
 #include "audit.h"
 #include "check.h"
+#include "testlib.h"
 #include "keystore.h"
 #include "util.h"
 
 static char tmpdir[1024];
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static struct cf_ks *
 fresh(const char *name)
@@ -333,6 +325,6 @@ main(void)
 	test_damage();
 	test_readonly_fails();
 	test_fields();
-	nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	remove_tree(tmpdir);
 	return CHECK_DONE("test_audit");
 }

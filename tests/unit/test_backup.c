@@ -21,6 +21,7 @@
 #include "archive.h"
 #include "backup.h"
 #include "check.h"
+#include "testlib.h"
 #include "util.h"
 #include "verify_deep.h"
 
@@ -81,21 +82,6 @@ add(struct cf_batch *b, const char *chat, const char *title, int64_t ts, const c
 		m.att[0].src_path = xstrdup(attach);
 	}
 	REQUIRE(cf_batch_add(b, chat, title, &m) == 0);
-}
-
-static int
-rm_cb(const char *p, const struct stat *st, int type, struct FTW *f)
-{
-	(void)st;
-	(void)type;
-	(void)f;
-	return remove(p);
-}
-
-static void
-rm_tree(const char *p)
-{
-	(void)nftw(p, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* Entries of p that are not folders, plus the entries of its folders
@@ -329,7 +315,7 @@ main(void)
 	CHECK(st.blobs == 3 && st.linked == 3 && st.copied == 0 && st.damaged == 0);
 	REQUIRE(cf_blob_path(p, sizeof p, arch, seg_big) == 0);
 	CHECK(stat(p, &sb) == 0 && sb.st_nlink == 2);
-	rm_tree(dest2);
+	remove_tree(dest2);
 
 	/* damage in the source is reported and copied as it is */
 	REQUIRE(cf_blob_path(p, sizeof p, arch, seg_small) == 0);
@@ -341,7 +327,7 @@ main(void)
 	REQUIRE(cf_blob_path(q, sizeof q, dest2, seg_small) == 0);
 	CHECK(same_file(p, q));
 	flip(p, chunk_off(0));
-	rm_tree(dest2);
+	remove_tree(dest2);
 	/* a referenced blob that is missing: reported, the rest copied */
 	REQUIRE(cf_blob_path(p, sizeof p, arch, att_id) == 0);
 	snprintf(q, sizeof q, "%s/moved", dir);
@@ -356,7 +342,7 @@ main(void)
 	CHECK(vr.damaged == 1);                 /* the copy says what it lacks */
 	cf_archive_close(ba);
 	ba = NULL;
-	rm_tree(dest2);
+	remove_tree(dest2);
 
 	/* ---- cf_verify_deep --------------------------------------------- */
 
@@ -469,6 +455,6 @@ main(void)
 	cf_session_free(adm);
 	cf_archive_close(a);
 	cf_secure_free(secret);
-	rm_tree(dir);
+	remove_tree(dir);
 	return CHECK_DONE("test_backup");
 }

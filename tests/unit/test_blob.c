@@ -22,6 +22,7 @@
 
 #include "blob.h"
 #include "check.h"
+#include "testlib.h"
 #include "crypto.h"
 #include "util.h"
 
@@ -48,15 +49,6 @@ must(long rc, int line)
 		fprintf(stderr, "%s:%d: set-up failed (%ld), cannot continue\n", __FILE__, line, rc);
 		exit(1);
 	}
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
 }
 
 /* Number of files under ARCHIVE/blobs. */
@@ -669,6 +661,6 @@ main(void)
 
 	cf_keypair_clear(&conv);
 	cf_keypair_clear(&other);
-	CHECK(nftw(archive, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0);
+	CHECK(remove_tree(archive) == 0);
 	return CHECK_DONE("test_blob");
 }

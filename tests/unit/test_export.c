@@ -46,19 +46,10 @@ T(const char *s)
 	return ms;
 }
 
-static int
-rm_cb(const char *p, const struct stat *st, int type, struct FTW *f)
-{
-	(void)st;
-	(void)type;
-	(void)f;
-	return remove(p);
-}
-
 static void
 rm_rf(const char *p)
 {
-	(void)nftw(p, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	(void)remove_tree(p);
 }
 
 /* Whole file into malloc'd memory (NUL-terminated). */

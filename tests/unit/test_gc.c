@@ -22,6 +22,7 @@
 
 #include "archive.h"
 #include "check.h"
+#include "testlib.h"
 #include "gc.h"
 #include "util.h"
 
@@ -69,7 +70,7 @@ exists(const char *p)
 }
 
 static void
-write_file(const char *p, size_t n)
+write_filler(const char *p, size_t n)
 {
 	FILE *f = fopen(p, "wx");
 
@@ -158,15 +159,6 @@ unreferenced(struct cf_archive *a)
 	return vr.unreferenced;
 }
 
-static int
-rm_cb(const char *p, const struct stat *st, int type, struct FTW *f)
-{
-	(void)st;
-	(void)type;
-	(void)f;
-	return remove(p);
-}
-
 /*
  * gc in a child process must wait while the parent holds the write lock
  * with a record of planted (old) file p uncommitted, and must then leave p
@@ -193,7 +185,7 @@ check_waits_for_import(struct cf_archive *a, const uint8_t conv_id[CF_ID_BYTES])
 		*strrchr(sub, '/') = '\0';
 		REQUIRE(mkdir(sub, 0700) == 0 || errno == EEXIST);
 	}
-	write_file(p, 1000);
+	write_filler(p, 1000);
 	age_file(p, OLD_SECS);
 	REQUIRE(cf_blob_check_file(p, &rec.file_size, rec.hash, NULL) == 0);
 	/* a size that fits the file's, as verify checks: 160 + 16 + P */
@@ -257,7 +249,7 @@ main(void)
 	REQUIRE(mkdtemp(dir) != NULL);
 	snprintf(arch, sizeof(arch), "%s/a", dir);
 	snprintf(attpath, sizeof(attpath), "%s/doc.bin", dir);
-	write_file(attpath, 70000);
+	write_filler(attpath, 70000);
 
 	REQUIRE((secret = cf_secure_alloc(CF_KEY_BYTES)) != NULL);
 	REQUIRE(cf_archive_init(arch, "admin", PW("pw admin"), secret) == 0);
@@ -286,16 +278,16 @@ main(void)
 	/* plant: two old orphans (one beside a blob, one in a new folder),
 	 * a young one, and things that are not blobs */
 	orphan_path(old1, sizeof(old1), ids[0], 1);
-	write_file(old1, 500);
+	write_filler(old1, 500);
 	age_file(old1, OLD_SECS);
 	orphan_path(old2, sizeof(old2), ids[0], 0);
-	write_file(old2, 0);            /* killed before its header was out */
+	write_filler(old2, 0);            /* killed before its header was out */
 	age_file(old2, OLD_SECS);
 	orphan_path(young, sizeof(young), ids[1], 1);
-	write_file(young, 300);
+	write_filler(young, 300);
 	/* a link named like a blob, pointing outside the archive */
 	snprintf(outside, sizeof(outside), "%s/outside.bin", dir);
-	write_file(outside, 10);
+	write_filler(outside, 10);
 	age_file(outside, OLD_SECS);
 	orphan_path(link_id, sizeof(link_id), ids[2], 1);
 	REQUIRE(symlink(outside, link_id) == 0);
@@ -314,7 +306,7 @@ main(void)
 		cf_hex_encode(hex, id, sizeof(id));
 		REQUIRE(cf_path(outside_orphan, sizeof(outside_orphan), "%s/%s", linkdir,
 		    hex) == 0);
-		write_file(outside_orphan, 10);
+		write_filler(outside_orphan, 10);
 		age_file(outside_orphan, OLD_SECS);
 		memcpy(xx, hex, 2);
 		xx[2] = '\0';
@@ -324,7 +316,7 @@ main(void)
 	/* not blob names: a stray file, an upper-case id, an id in the wrong
 	 * folder */
 	REQUIRE(cf_path(odd, sizeof(odd), "%s/blobs/%02x/notes.txt", arch, ids[0][0]) == 0);
-	write_file(odd, 5);
+	write_filler(odd, 5);
 	age_file(odd, OLD_SECS);
 	{
 		uint8_t id[CF_ID_BYTES];
@@ -338,7 +330,7 @@ main(void)
 			hex[i] = (char)(hex[i] - 'a' + 'A');
 	hex[31] = 'A';                  /* at least one upper-case digit */
 	REQUIRE(cf_path(upper, sizeof(upper), "%s/blobs/%02x/%s", arch, ids[1][0], hex) == 0);
-	write_file(upper, 5);
+	write_filler(upper, 5);
 	age_file(upper, OLD_SECS);
 	{
 		uint8_t id[CF_ID_BYTES];
@@ -348,7 +340,7 @@ main(void)
 		cf_hex_encode(hex, id, sizeof(id));
 		REQUIRE(cf_path(misplaced, sizeof(misplaced), "%s/blobs/%02x/%s", arch, ids[0][0],
 		    hex) == 0);
-		write_file(misplaced, 5);
+		write_filler(misplaced, 5);
 		age_file(misplaced, OLD_SECS);
 	}
 	CHECK(unreferenced(a) >= 6);
@@ -416,6 +408,6 @@ main(void)
 	cf_session_free(ing);
 	cf_archive_close(a);
 	cf_secure_free(secret);
-	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	remove_tree(dir);
 	return CHECK_DONE("test_gc");
 }

@@ -1145,20 +1145,6 @@ find_fixtures(void)
 	REQUIRE(stat(fixdir, &st) == 0);
 }
 
-static int
-rm_one(const char *path, const struct stat *st, int type, struct FTW *f)
-{
-	(void)st;
-	(void)f;
-	return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
-static int
-rm_tree(const char *path)
-{
-	return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 int
 main(void)
 {
@@ -1181,7 +1167,7 @@ main(void)
 		test_corpus_viewer();
 		test_corpus_slackdump();
 	}
-	CHECK(rm_tree(tmpdir) == 0);
+	CHECK(remove_tree(tmpdir) == 0);
 	if (!have_corpus && check_failures == 0) {
 		printf("%s: %d checks, 0 failed\n", "test_import_slack", check_count);
 		printf("SKIP: corpus not found at %s\n", corpus);

@@ -19,6 +19,7 @@
 
 #include "blob.h"
 #include "check.h"
+#include "testlib.h"
 #include "keystore.h"
 #include "util.h"
 
@@ -39,21 +40,6 @@ static void
 make_id(uint8_t id[CF_ID_BYTES], uint8_t seed)
 {
 	fill(id, CF_ID_BYTES, seed);
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(path);
-}
-
-static void
-rm_tree(const char *path)
-{
-	(void)nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* ---- equality, field by field (no struct memcmp: padding) ------------- */
@@ -864,6 +850,6 @@ main(void)
 	test_corrupt();
 	test_value_check();
 
-	rm_tree(tmpdir);
+	remove_tree(tmpdir);
 	return CHECK_DONE("test_keystore");
 }

@@ -15,6 +15,7 @@
 
 #include "archive.h"
 #include "check.h"
+#include "testlib.h"
 #include "util.h"
 
 #define PW(s) (s), strlen(s)
@@ -24,15 +25,6 @@
 
 static char dir[2048];
 static char arch[4096];
-
-static int
-rm_cb(const char *p, const struct stat *st, int type, struct FTW *f)
-{
-	(void)st;
-	(void)type;
-	(void)f;
-	return remove(p);
-}
 
 /* The body of message number k: its number, then filler. */
 static void
@@ -179,6 +171,6 @@ main(void)
 	cf_session_free(adm);
 	cf_session_free(ing);
 	cf_archive_close(a);
-	CHECK(nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS) == 0);
+	CHECK(remove_tree(dir) == 0);
 	return CHECK_DONE("test_load");
 }

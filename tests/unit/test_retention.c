@@ -18,6 +18,7 @@
 
 #include "archive.h"
 #include "check.h"
+#include "testlib.h"
 #include "retention.h"
 #include "util.h"
 
@@ -175,15 +176,6 @@ static int
 check_val(const uint8_t key[1 + CF_ID_BYTES], const struct bytes *x)
 {
 	return cf_ks_value_check("policy", key, key != NULL ? 1 + CF_ID_BYTES : 0, x->b, x->n);
-}
-
-static int
-rm_cb(const char *p, const struct stat *st, int type, struct FTW *f)
-{
-	(void)st;
-	(void)type;
-	(void)f;
-	return remove(p);
 }
 
 static void
@@ -671,6 +663,6 @@ main(void)
 	test_periods();
 	test_layouts();
 	test_archive();
-	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	remove_tree(dir);
 	return CHECK_DONE("test_retention");
 }

@@ -19,6 +19,7 @@
 #include "archive.h"
 #include "blob.h"
 #include "check.h"
+#include "testlib.h"
 #include "crypto.h"
 #include "keystore.h"
 #include "util.h"
@@ -120,15 +121,6 @@ known(const struct blobs *x, const uint8_t id[CF_ID_BYTES])
 		if (memcmp(x->id[i], id, CF_ID_BYTES) == 0)
 			return 1;
 	return 0;
-}
-
-static int
-rm_cb(const char *p, const struct stat *st, int type, struct FTW *f)
-{
-	(void)st;
-	(void)type;
-	(void)f;
-	return remove(p);
 }
 
 int
@@ -279,6 +271,6 @@ main(void)
 	cf_session_free(rec);
 	cf_archive_close(a);
 	cf_secure_free(secret);
-	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	remove_tree(dir);
 	return CHECK_DONE("test_rotation");
 }

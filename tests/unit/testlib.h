@@ -6,13 +6,32 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "archive.h"
 #include "check.h"
 #include "util.h"
+
+/* Remove path and everything below it (nftw's callback, then the walk);
+ * returns what nftw returns. */
+static inline int
+remove_one(const char *path, const struct stat *st, int type, struct FTW *f)
+{
+	(void)st;
+	(void)type;
+	(void)f;
+	return remove(path);
+}
+
+static inline int
+remove_tree(const char *path)
+{
+	return nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 /* Create or replace path with text; any failure ends the test. */
 static inline void
