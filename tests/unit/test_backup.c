@@ -113,20 +113,6 @@ count_files(const char *p)
 	return n;
 }
 
-/* XOR one byte of a file. */
-static void
-flip(const char *path, off_t off)
-{
-	unsigned char c;
-	int fd = open(path, O_RDWR);
-
-	REQUIRE(fd >= 0);
-	REQUIRE(pread(fd, &c, 1, off) == 1);
-	c ^= 0x20;
-	REQUIRE(pwrite(fd, &c, 1, off) == 1);
-	close(fd);
-}
-
 /* File offset of plaintext chunk i of a blob (blob.h). */
 static off_t
 chunk_off(int i)
@@ -319,14 +305,14 @@ main(void)
 
 	/* damage in the source is reported and copied as it is */
 	REQUIRE(cf_blob_path(p, sizeof p, arch, seg_small) == 0);
-	flip(p, chunk_off(0));
+	flip_byte(p, chunk_off(0));
 	cf_log_quiet(1);
 	CHECK_RC(cf_backup(a, dest2, 0, &st), 0);
 	cf_log_quiet(0);
 	CHECK(st.blobs == 3 && st.damaged == 1);
 	REQUIRE(cf_blob_path(q, sizeof q, dest2, seg_small) == 0);
 	CHECK(same_file(p, q));
-	flip(p, chunk_off(0));
+	flip_byte(p, chunk_off(0));
 	remove_tree(dest2);
 	/* a referenced blob that is missing: reported, the rest copied */
 	REQUIRE(cf_blob_path(p, sizeof p, arch, att_id) == 0);
@@ -363,7 +349,7 @@ main(void)
 	 * naming Big, the chunk and the messages either side; the walk goes
 	 * on after the hole */
 	REQUIRE(cf_blob_path(p, sizeof p, arch, seg_big) == 0);
-	flip(p, chunk_off(2));
+	flip_byte(p, chunk_off(2));
 	memset(&out, 0, sizeof out);
 	cf_log_quiet(1);
 	CHECK_RC(cf_verify_deep(a, adm, collect, &out, &dr), 0);
@@ -388,10 +374,10 @@ main(void)
 	/* keyless verify sees a changed file too, but not where */
 	CHECK_RC(cf_verify(a, NULL, NULL, &vr), 0);
 	CHECK(vr.damaged == 1);
-	flip(p, chunk_off(2));
+	flip_byte(p, chunk_off(2));
 
 	/* the first chunk: the header and the first messages are lost */
-	flip(p, chunk_off(0));
+	flip_byte(p, chunk_off(0));
 	memset(&out, 0, sizeof out);
 	cf_log_quiet(1);
 	CHECK_RC(cf_verify_deep(a, adm, collect, &out, &dr), 0);
@@ -401,13 +387,13 @@ main(void)
 	CHECK(strstr(out.v[0], "up to the message of 2023-11-14T22:") != NULL);
 	CHECK(strstr(out.v[0], "the segment holds messages from 2023-11-14T22:13:20Z") != NULL);
 	CHECK(dr.messages > NMSG / 2 && dr.messages < NMSG);
-	flip(p, chunk_off(0));
+	flip_byte(p, chunk_off(0));
 
 	/* an attachment chunk, with a segment chunk of the other
 	 * conversation: two findings, each with its own conversation */
 	REQUIRE(cf_blob_path(q, sizeof q, arch, att_id) == 0);
-	flip(q, chunk_off(1));
-	flip(p, chunk_off(4));
+	flip_byte(q, chunk_off(1));
+	flip_byte(p, chunk_off(4));
 	memset(&out, 0, sizeof out);
 	cf_log_quiet(1);
 	CHECK_RC(cf_verify_deep(a, adm, collect, &out, &dr), 0);
@@ -430,8 +416,8 @@ main(void)
 	CHECK_RC(cf_verify_deep(a, rev, collect, &out, &dr), 0);
 	cf_log_quiet(0);
 	CHECK(dr.failed == 1 && out.n == 1 && strstr(out.v[0], "plan.bin") != NULL);
-	flip(q, chunk_off(1));
-	flip(p, chunk_off(4));
+	flip_byte(q, chunk_off(1));
+	flip_byte(p, chunk_off(4));
 
 	/* a missing segment: reported with its time span */
 	snprintf(q, sizeof q, "%s/moved", dir);

@@ -109,19 +109,6 @@ blob_file(char *path, size_t n, const uint8_t id[CF_ID_BYTES])
 }
 
 static void
-flip(const char *path, uint64_t off)
-{
-	uint8_t b;
-	int fd = open(path, O_RDWR);
-
-	REQUIRE(fd >= 0);
-	CHECK(pread(fd, &b, 1, (off_t)off) == 1);
-	b ^= 0x20;
-	CHECK(pwrite(fd, &b, 1, (off_t)off) == 1);
-	close(fd);
-}
-
-static void
 copy_file(const char *from, const char *to)
 {
 	char *buf = NULL;
@@ -335,13 +322,13 @@ test_tampering(void)
 	cf_log_quiet(1);
 	/* one flipped byte anywhere in the header */
 	for (i = 0; i < sizeof hdr_offsets / sizeof hdr_offsets[0]; i++) {
-		flip(path, hdr_offsets[i]);
+		flip_byte(path, hdr_offsets[i]);
 		CHECK_RC(open_and_read(info.id, CF_BLOB_SEGMENT, &conv), -EBADMSG);
 		copy_file(backup, path);
 	}
 
 	/* a middle chunk: the blob opens, reads elsewhere work, reads over it fail */
-	flip(path, mid);
+	flip_byte(path, mid);
 	CHECK_RC(cf_blob_check_file(path, &fsize, h1, NULL), 0);
 	CHECK(memcmp(h1, info.hash, CF_HASH_BYTES) != 0);
 	CHECK(fsize == info.file_size);
@@ -358,14 +345,14 @@ test_tampering(void)
 	copy_file(backup, path);
 
 	/* the final chunk: body, and tag */
-	flip(path, info.file_size - 100);
+	flip_byte(path, info.file_size - 100);
 	CHECK_RC(open_and_read(info.id, CF_BLOB_SEGMENT, &conv), -EBADMSG);
 	copy_file(backup, path);
-	flip(path, info.file_size - 1);
+	flip_byte(path, info.file_size - 1);
 	CHECK_RC(open_and_read(info.id, CF_BLOB_SEGMENT, &conv), -EBADMSG);
 	copy_file(backup, path);
 	/* first chunk */
-	flip(path, CF_BLOB_HDR_BYTES);
+	flip_byte(path, CF_BLOB_HDR_BYTES);
 	CHECK_RC(open_and_read(info.id, CF_BLOB_SEGMENT, &conv), -EBADMSG);
 	copy_file(backup, path);
 	CHECK_RC(open_and_read(info.id, CF_BLOB_SEGMENT, &conv), 0);
@@ -499,7 +486,7 @@ test_header_check(void)
 
 	/* a genuine header over a damaged chunk: passes, that chunk's read fails */
 	CHECK(unlink(pa) == 0);
-	flip(pb, CF_BLOB_HDR_BYTES + CF_CHUNK_SIZE + 100);
+	flip_byte(pb, CF_BLOB_HDR_BYTES + CF_CHUNK_SIZE + 100);
 	must(cf_blob_open(&r, archive, aid, cid, b.id, CF_BLOB_ATTACHMENT, &conv), __LINE__);
 	CHECK_RC(cf_blob_verify_header(r, b.file_size, b.head_hash), 0);
 	CHECK(cf_blob_pread(r, buf, 100, 0) == 100);
@@ -620,18 +607,18 @@ test_empty_rewrite(void)
 	write_blob(data, 0, CF_BLOB_ATTACHMENT, &empty);
 	CHECK_RC(open_and_read(empty.id, CF_BLOB_ATTACHMENT, &conv), 0);
 	blob_file(path, sizeof path, empty.id);
-	flip(path, CF_BLOB_HDR_BYTES + 3);
+	flip_byte(path, CF_BLOB_HDR_BYTES + 3);
 	cf_log_quiet(1);
 	CHECK_RC(cf_blob_open(&r, archive, aid, cid, empty.id, CF_BLOB_ATTACHMENT, &conv),
 	    -EBADMSG);
 	CHECK(r == NULL);
 	cf_blob_close(r);
 	r = NULL;
-	flip(path, CF_BLOB_HDR_BYTES + 3);
-	flip(path, 9);                  /* kind 2 -> 0x22 */
+	flip_byte(path, CF_BLOB_HDR_BYTES + 3);
+	flip_byte(path, 9);                  /* kind 2 -> 0x22 */
 	CHECK_RC(open_and_read(empty.id, 0x22, &conv), -EBADMSG);
 	cf_log_quiet(0);
-	flip(path, 9);
+	flip_byte(path, 9);
 	CHECK_RC(open_and_read(empty.id, CF_BLOB_ATTACHMENT, &conv), 0);
 }
 

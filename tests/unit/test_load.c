@@ -81,19 +81,6 @@ load_big(struct cf_archive *a, struct cf_session *s, struct cf_chat_content *cc)
 	return rc;
 }
 
-static void
-flip(const char *path, off_t off)
-{
-	unsigned char c;
-	int fd = open(path, O_RDWR);
-
-	REQUIRE(fd >= 0);
-	REQUIRE(pread(fd, &c, 1, off) == 1);
-	c ^= 0x01;
-	REQUIRE(pwrite(fd, &c, 1, off) == 1);
-	close(fd);
-}
-
 int
 main(void)
 {
@@ -153,11 +140,11 @@ main(void)
 				continue;
 			snprintf(fp, sizeof(fp), "%s/%s", sp, f->d_name);
 			files++;
-			flip(fp, 160 + 70000);
+			flip_byte(fp, 160 + 70000);
 			memset(&cc, 0x5a, sizeof cc);
 			CHECK_RC(load_big(a, adm, &cc), -EBADMSG);
 			CHECK(cc.n == 0 && cc.msgs == NULL && cc.nhdrs == 0);
-			flip(fp, 160 + 70000);
+			flip_byte(fp, 160 + 70000);
 		}
 		closedir(sub);
 	}

@@ -33,6 +33,21 @@ remove_tree(const char *path)
 	return nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Flip bits of the byte at off of path (XOR 0x20); any failure ends the
+ * test.  Flipping twice restores it. */
+static inline void
+flip_byte(const char *path, off_t off)
+{
+	unsigned char c;
+	int fd = open(path, O_RDWR);
+
+	REQUIRE(fd >= 0);
+	REQUIRE(pread(fd, &c, 1, off) == 1);
+	c ^= 0x20;
+	REQUIRE(pwrite(fd, &c, 1, off) == 1);
+	close(fd);
+}
+
 /* Create or replace path with text; any failure ends the test. */
 static inline void
 write_file(const char *path, const char *text)
